@@ -1,0 +1,99 @@
+"""The `promoter` command: one short function per subcommand."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from promoter.errors import PermanentError, TransientError
+
+EXIT_INVALID = 2
+EXIT_TRANSIENT = 75  # EX_TEMPFAIL: try again later
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse the command line, run the subcommand and return its exit code."""
+    args = _parser().parse_args(argv)
+    try:
+        return int(args.run(args))
+    except PermanentError as err:
+        print(f"promoter: error: {err}", file=sys.stderr)
+        return EXIT_INVALID
+    except TransientError as err:
+        print(f"promoter: temporary failure, try again: {err}", file=sys.stderr)
+        return EXIT_TRANSIENT
+    except KeyboardInterrupt:
+        return 130
+
+
+def promote_command(args: argparse.Namespace) -> int:
+    from promoter.events import parse_event
+    from promoter.service import promote
+    from promoter.settings import Settings
+
+    settings = Settings.build(
+        repo=args.repo,
+        branch=args.branch,
+        policy=args.policy,
+        workdir=args.workdir,
+        dry_run=args.dry_run,
+    )
+    event = parse_event(_read_event(args.event))
+    result = promote(event, settings)
+    print(json.dumps(result.to_json()))
+    return 0
+
+
+def dev_command(args: argparse.Namespace) -> int:
+    from promoter.devloop import run_dev
+
+    return run_dev(home=Path(args.home), port=args.port, seed=Path(args.seed))
+
+
+def simulate_command(args: argparse.Namespace) -> int:
+    from promoter.devloop import simulate
+
+    return simulate(home=Path(args.home), image=args.image, port=args.port)
+
+
+def _read_event(source: str) -> bytes:
+    if source == "-":
+        return sys.stdin.buffer.read()
+    try:
+        return Path(source).read_bytes()
+    except OSError as err:
+        from promoter.errors import InvalidEvent
+
+        raise InvalidEvent(f"--event {source}: cannot read ({err.strerror})") from None
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="promoter", description=__doc__)
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    promote = commands.add_parser("promote", help="promote one Cloud Build event")
+    promote.add_argument("--event", required=True, help="event file (any envelope), - for stdin")
+    promote.add_argument("--repo", required=True, help="config repo URL or local path")
+    promote.add_argument("--branch", help="branch to promote on (default: main)")
+    promote.add_argument("--policy", help="policy file inside the config repo (promoter.yaml)")
+    promote.add_argument("--workdir", help="where warm workspaces live (default: temp dir)")
+    promote.add_argument("--dry-run", action="store_true", help="plan only; commit nothing")
+    promote.set_defaults(run=promote_command)
+
+    from promoter.devloop import DEFAULT_HOME, DEFAULT_PORT, DEFAULT_SEED
+
+    dev = commands.add_parser("dev", help="run the local loop: config repo, function, emulator")
+    dev.add_argument("--home", default=str(DEFAULT_HOME), help="where the loop keeps its state")
+    dev.add_argument("--port", type=int, default=DEFAULT_PORT, help="function server port")
+    dev.add_argument("--seed", default=str(DEFAULT_SEED), help="manifests to seed the repo with")
+    dev.set_defaults(run=dev_command)
+
+    simulate = commands.add_parser("simulate", help="send a simulated successful build")
+    simulate.add_argument("--image", help="repository of the built image (default: the app's)")
+    simulate.add_argument("--home", default=str(DEFAULT_HOME), help="the dev loop's state")
+    simulate.add_argument("--port", type=int, default=DEFAULT_PORT, help="function server port")
+    simulate.set_defaults(run=simulate_command)
+    return parser

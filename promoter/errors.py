@@ -1,0 +1,39 @@
+"""One hierarchy of errors; each says whether retrying can help."""
+
+from __future__ import annotations
+
+
+class PromoterError(Exception):
+    """Base of every error the promoter raises on purpose."""
+
+
+class PermanentError(PromoterError):
+    """Retrying cannot help: acknowledge the message and log it."""
+
+
+class InvalidEvent(PermanentError):
+    """The build notification is malformed or names an invalid image."""
+
+
+class ConfigError(PermanentError):
+    """The promoter's settings or the config repo's promoter.yaml are wrong."""
+
+
+class ManifestError(PermanentError):
+    """A manifest in the config repo cannot be read or edited safely."""
+
+
+class TransientError(PromoterError):
+    """A passing failure: deliver the message again later."""
+
+
+class GitUnavailable(TransientError):
+    """The config repo's remote could not be reached or refused the operation."""
+
+
+class PushContention(TransientError):
+    """The branch kept moving; retries were exhausted."""
+
+
+class PushRejected(TransientError):
+    """The branch moved since the fetch: fetch the new tip and apply the event again."""

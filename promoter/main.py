@@ -1,0 +1,46 @@
+"""Cloud Functions entry point: a Cloud Build notification in, 2xx (ack) or 503 (retry) out.
+
+Run locally with `functions-framework --source promoter/main.py --target on_build_event`.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):  # loaded as a file by functions-framework: make the package importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import flask
+import functions_framework
+
+from promoter.errors import ConfigError, TransientError
+from promoter.events import from_cloud_event_data
+from promoter.handling import handle
+from promoter.settings import Settings
+
+
+@functions_framework.cloud_event
+def on_build_event(cloud_event: Any) -> None:
+    """Promote the build in one `cloud-builds` message."""
+    if not handle(lambda: from_cloud_event_data(cloud_event.data), _settings):
+        flask.abort(503, description="transient failure; deliver again")
+
+
+@functools.cache
+def _cached_settings() -> Settings:
+    return Settings.from_env()
+
+
+def _settings() -> Settings:
+    # A broken deployment is fixed by redeploying: keep the messages until then.
+    try:
+        return _cached_settings()
+    except ConfigError as err:
+        raise _DeploymentError(str(err)) from None
+
+
+class _DeploymentError(TransientError):
+    """The function's own environment is incomplete; retry after it is fixed."""

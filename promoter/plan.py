@@ -1,0 +1,106 @@
+"""Decide what one build event changes in the config repo: pure, no I/O."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+from promoter import ledger as ledger_file
+from promoter.audit import FileChange
+from promoter.errors import ManifestError
+from promoter.events import BuildEvent
+from promoter.images import ImageRef
+from promoter.ledger import Ledger, Record
+from promoter.manifests import find_sites, pin
+from promoter.policy import ImageRule, Policy
+
+Outcome = Literal["promoted", "unchanged", "ignored"]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What to write: new file texts (the ledger included) and the changes they carry."""
+
+    outcome: Outcome
+    reason: str
+    files: Mapping[str, str] = field(default_factory=dict)
+    changes: tuple[FileChange, ...] = ()
+
+
+def plan(
+    event: BuildEvent, *, policy: Policy, files: Mapping[str, str], ledger: Ledger
+) -> Plan:
+    """Turn `event` into edits of `files` (candidate manifests, path -> text)."""
+    if not event.promotable:
+        return Plan("ignored", f"build status is {event.status}, only SUCCESS promotes")
+    if not event.images:
+        return Plan("ignored", "the build pushed no images (results.images is empty)")
+    wanted = _wanted(event, policy)
+    if not wanted:
+        branch = event.branch or "(none)"
+        return Plan("ignored", f"promoter.yaml promotes none of the build's images from branch {branch}")
+    return _edit(event, wanted, files, ledger)
+
+
+_Wanted = dict[str, tuple[ImageRef, tuple[ImageRule, ...] | None]]
+
+
+def _wanted(event: BuildEvent, policy: Policy) -> _Wanted:
+    wanted: _Wanted = {}
+    for image in event.images:
+        rules = policy.rules_for(image.repository, event.branch)
+        if rules is None or rules:
+            wanted[image.repository] = (image, rules)
+    return wanted
+
+
+def _edit(event: BuildEvent, wanted: _Wanted, files: Mapping[str, str], ledger: Ledger) -> Plan:
+    new_files: dict[str, str] = {}
+    changes: list[FileChange] = []
+    found, skipped = False, []
+    for path in sorted(files):
+        images = _images_for(path, wanted)
+        if not images:
+            continue
+        try:
+            sites = find_sites(files[path], images, path=path)
+            fresh = {s.repository: images[s.repository] for s in sites if _is_fresh(event, ledger, path, s.repository)}
+            text, file_changes = pin(files[path], fresh, path=path)
+        except ManifestError as err:
+            skipped.append(str(err))
+            continue
+        found = found or bool(sites)
+        if file_changes:
+            new_files[path] = text
+            changes += [FileChange(path, c.repository, c.old, c.new) for c in file_changes]
+    note = f"; skipped {'; '.join(skipped)}" if skipped else ""
+    if not found:
+        names = ", ".join(sorted(wanted))
+        return Plan("ignored", f"no manifest references {names}{note}")
+    if not changes:
+        return Plan("unchanged", f"targets already hold this build's digest or a newer build's{note}")
+    new_files[ledger_file.PATH] = _record(event, ledger, changes).to_text()
+    return Plan("promoted", f"pinned {len(changes)} image reference(s) in {len(new_files) - 1} file(s){note}", new_files, tuple(changes))
+
+
+def _images_for(path: str, wanted: _Wanted) -> dict[str, ImageRef]:
+    return {
+        repository: image
+        for repository, (image, rules) in wanted.items()
+        if rules is None or any(rule.allows_path(path) for rule in rules)
+    }
+
+
+def _is_fresh(event: BuildEvent, ledger: Ledger, path: str, repository: str) -> bool:
+    record = ledger.get((path, repository))
+    return record is None or not (record.build_id == event.build_id or record.is_newer_than(event))
+
+
+def _record(event: BuildEvent, ledger: Ledger, changes: list[FileChange]) -> Ledger:
+    assert event.create_time is not None
+    digests = {image.repository: image.digest for image in event.images}
+    return ledger.with_records(
+        Record(c.path, c.repository, event.build_id, event.create_time, digests[c.repository])
+        for c in changes
+    )

@@ -1,0 +1,109 @@
+"""The config repo's promoter.yaml: which images are promoted, where, from which branches."""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
+from wcmatch import glob
+
+from promoter.errors import ConfigError
+from promoter.images import Reference
+
+DEFAULT_PATH = "promoter.yaml"
+_GLOB_FLAGS = glob.GLOBSTAR | glob.DOTGLOB
+_TOP_KEYS = frozenset({"images"})
+_RULE_KEYS = frozenset({"repository", "paths", "branches"})
+
+
+@dataclass(frozen=True)
+class ImageRule:
+    """One `images:` entry: a repository, the files it may change, the branches it follows."""
+
+    repository: str
+    paths: tuple[str, ...] = ()
+    branches: tuple[str, ...] = ()
+
+    def allows_path(self, path: str) -> bool:
+        """True when `path` (repo-relative, POSIX) falls under this rule's globs."""
+        return not self.paths or glob.globmatch(path, list(self.paths), flags=_GLOB_FLAGS)
+
+    def allows_branch(self, branch: str | None) -> bool:
+        """True when builds of `branch` may promote; a rule without branches takes any."""
+        if not self.branches:
+            return True
+        return branch is not None and any(fnmatch.fnmatchcase(branch, b) for b in self.branches)
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The parsed promoter.yaml; `rules` None means every built repository, everywhere."""
+
+    rules: tuple[ImageRule, ...] | None = None
+
+    @classmethod
+    def from_yaml(cls, text: str, *, path: str = DEFAULT_PATH) -> Policy:
+        """Parse and validate promoter.yaml, or raise ConfigError naming the key."""
+        try:
+            data = YAML(typ="safe", pure=True).load(text)
+        except YAMLError as err:
+            raise ConfigError(f"{path}: not valid YAML: {_one_line(err)}") from None
+        if data is None:
+            return cls()
+        top = _mapping(data, f"{path}", _TOP_KEYS)
+        if top.get("images") is None:
+            return cls()
+        entries = top["images"]
+        if not isinstance(entries, list):
+            raise ConfigError(f"{path}: images: expected a list of entries")
+        return cls(tuple(_rule(e, f"{path}: images[{i}]") for i, e in enumerate(entries)))
+
+    def rules_for(self, repository: str, branch: str | None) -> tuple[ImageRule, ...] | None:
+        """The rules that let a build of `branch` promote `repository`; None means unrestricted."""
+        if self.rules is None:
+            return None
+        return tuple(
+            r for r in self.rules if r.repository == repository and r.allows_branch(branch)
+        )
+
+
+def _rule(entry: Any, where: str) -> ImageRule:
+    fields = _mapping(entry, where, _RULE_KEYS)
+    repository = fields.get("repository")
+    if not isinstance(repository, str):
+        raise ConfigError(f"{where}.repository: expected an image repository (string)")
+    try:
+        parsed = Reference.parse(repository)
+    except ValueError:
+        parsed = None
+    if parsed is None or parsed.repository != repository:
+        raise ConfigError(f"{where}.repository: expected a repository without tag, got {repository!r}")
+    paths = _strings(fields.get("paths", []), f"{where}.paths")
+    for pattern in paths:
+        if pattern.startswith("/") or ".." in pattern.split("/"):
+            raise ConfigError(f"{where}.paths: {pattern!r} must stay inside the repo (no '/' or '..')")
+    return ImageRule(repository, paths, _strings(fields.get("branches", []), f"{where}.branches"))
+
+
+def _mapping(value: Any, where: str, allowed: frozenset[str]) -> Mapping[str, Any]:
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}: expected a mapping")
+    for key in value:
+        if key not in allowed:
+            known = ", ".join(sorted(allowed))
+            raise ConfigError(f"{where}: unknown key {key!r} (expected one of: {known})")
+    return value
+
+
+def _strings(value: Any, where: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise ConfigError(f"{where}: expected a list of non-empty strings")
+    return tuple(value)
+
+
+def _one_line(err: Exception) -> str:
+    return " ".join(str(err).split())[:200]

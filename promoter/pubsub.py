@@ -1,0 +1,41 @@
+"""Pub/Sub adapter: topics, push subscriptions and publishing (the emulator included)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+TOPIC = "cloud-builds"
+
+
+def _clients() -> tuple[Any, Any]:
+    # Imported on first use: the client library costs more to import than the whole function.
+    from google.cloud import pubsub_v1
+
+    return pubsub_v1.PublisherClient(), pubsub_v1.SubscriberClient()
+
+
+def ensure_push_subscription(project: str, subscription: str, endpoint: str) -> str:
+    """Create topic `cloud-builds` and a push subscription to `endpoint`; return the topic path."""
+    from google.api_core.exceptions import AlreadyExists
+
+    publisher, subscriber = _clients()
+    topic = publisher.topic_path(project, TOPIC)
+    try:
+        publisher.create_topic(name=topic)
+    except AlreadyExists:
+        pass
+    path = subscriber.subscription_path(project, subscription)
+    try:
+        subscriber.create_subscription(
+            name=path, topic=topic, push_config={"push_endpoint": endpoint}, ack_deadline_seconds=60
+        )
+    except AlreadyExists:
+        subscriber.modify_push_config(subscription=path, push_config={"push_endpoint": endpoint})
+    subscriber.close()
+    return str(topic)
+
+
+def publish(topic: str, data: bytes, **attributes: str) -> str:
+    """Publish one message and return its id."""
+    publisher, _ = _clients()
+    return str(publisher.publish(topic, data, **attributes).result(timeout=30))

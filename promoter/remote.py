@@ -1,0 +1,95 @@
+"""Where the config repo lives and how git may authenticate to it, without leaking the token."""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from promoter.errors import ConfigError
+
+_SCHEMES = ("file", "git", "http", "https", "ssh")
+_SCP_LIKE = re.compile(r"^[\w.-]+@[\w.-]+:")
+# A tiny shell credential helper: it reads the token from the environment git runs it in, so
+# the token is never on a command line, in a config file or in the workspace.
+_HELPER = '!f() { test "$1" = get && echo username=x-access-token && echo "password=$PROMOTER_GIT_TOKEN"; }; f'
+
+
+@dataclass(frozen=True)
+class Remote:
+    """A config repo URL and branch, plus the https token that may be sent to it."""
+
+    url: str
+    branch: str = "main"
+    token: str | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.branch or self.branch.startswith("-") or any(c in self.branch for c in " ~^:?*[\\\n"):
+            raise ConfigError(f"branch: {self.branch!r} is not a valid branch name")
+        if self.token and not self._may_send_token():
+            raise ConfigError(
+                f"PROMOTER_GIT_TOKEN: only sent over https or to loopback http, not to {self.display}"
+            )
+
+    @property
+    def scheme(self) -> str:
+        if "://" in self.url:
+            return self.url.split("://", 1)[0].lower()
+        return "ssh" if _SCP_LIKE.match(self.url) else "file"
+
+    @property
+    def display(self) -> str:
+        """The URL without any user or password, for messages."""
+        parts = urlsplit(self.url)
+        if parts.password is None and parts.username is None:
+            return self.url
+        return parts._replace(netloc=parts.hostname or "").geturl()
+
+    def git_env(self) -> dict[str, str]:
+        """Environment for git processes that talk to this remote."""
+        env = {"GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C", "GIT_ASKPASS": "", "SSH_ASKPASS": ""}
+        if self.token:
+            parts = urlsplit(self.url)
+            scope = f"{parts.scheme}://{parts.netloc.rsplit('@', 1)[-1]}"
+            env |= {
+                "PROMOTER_GIT_TOKEN": self.token,
+                "GIT_CONFIG_COUNT": "2",
+                "GIT_CONFIG_KEY_0": f"credential.{scope}.helper",
+                "GIT_CONFIG_VALUE_0": "",
+                "GIT_CONFIG_KEY_1": f"credential.{scope}.helper",
+                "GIT_CONFIG_VALUE_1": _HELPER,
+            }
+        return env
+
+    def redact(self, text: str) -> str:
+        """`text` with the token and any URL password replaced."""
+        if self.token:
+            text = text.replace(self.token, "***")
+        password = urlsplit(self.url).password
+        return text.replace(password, "***") if password else text
+
+    def workspace_name(self) -> str:
+        """A stable folder name for this URL and branch."""
+        digest = hashlib.sha256(f"{self.display}\0{self.branch}".encode()).hexdigest()[:16]
+        stem = re.sub(r"[^A-Za-z0-9_.-]+", "-", Path(urlsplit(self.display).path).name)[:40]
+        return f"{stem or 'repo'}-{self.branch.replace('/', '-')}-{digest}"
+
+    def check_scheme(self) -> None:
+        if self.scheme not in _SCHEMES:
+            raise ConfigError(f"repo: unsupported URL scheme {self.scheme!r} in {self.display}")
+
+    def _may_send_token(self) -> bool:
+        if self.scheme == "https":
+            return True
+        if self.scheme != "http":
+            return False
+        host = urlsplit(self.url).hostname or ""
+        if host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            return False

@@ -1,0 +1,94 @@
+"""The steps of one promotion: fetch, plan, commit, push; on a moved tip, again from scratch."""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from promoter import ledger as ledger_file
+from promoter.audit import FileChange, commit_message
+from promoter.errors import PushContention, PushRejected
+from promoter.events import BuildEvent
+from promoter.gitrepo import Workspace
+from promoter.ledger import Ledger
+from promoter.plan import Outcome, Plan, plan
+from promoter.policy import Policy
+from promoter.settings import Settings
+
+_BACKOFF_BASE = 0.05
+_BACKOFF_CAP = 2.0
+
+
+@dataclass(frozen=True)
+class Result:
+    """What one event did to the config repo."""
+
+    outcome: Outcome
+    reason: str
+    commit: str | None = None
+    changes: tuple[FileChange, ...] = ()
+    attempts: int = 1
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "outcome": self.outcome,
+            "commit": self.commit,
+            "changes": [{"path": c.path, "old": c.old, "new": c.new} for c in self.changes],
+            "reason": self.reason,
+        }
+
+
+def promote(event: BuildEvent, settings: Settings) -> Result:
+    """Apply `event` to the config repo, retrying from a fresh tip while the push is rejected."""
+    if not event.promotable or not event.images:
+        early = plan(event, policy=Policy(), files={}, ledger=Ledger({}))
+        return Result(early.outcome, early.reason)
+    started = time.monotonic()
+    for attempt in range(1, settings.max_attempts + 1):
+        try:
+            return _attempt(event, settings, attempt)
+        except PushRejected:
+            if time.monotonic() - started > settings.max_seconds:
+                break
+            time.sleep(random.uniform(0, min(_BACKOFF_CAP, _BACKOFF_BASE * 2**attempt)))
+    raise PushContention(
+        f"push to {settings.remote.display} rejected {attempt} times: the branch kept moving"
+    )
+
+
+def _attempt(event: BuildEvent, settings: Settings, attempt: int) -> Result:
+    with Workspace.open(settings.workdir, settings.remote) as workspace:
+        tip = workspace.fetch()
+        decided, unreadable = _plan_at(workspace, tip, event, settings)
+        reason = decided.reason + "".join(f"; skipped {path}: not UTF-8" for path in unreadable)
+        if decided.outcome != "promoted" or settings.dry_run:
+            return Result(decided.outcome, reason, None, decided.changes, attempt)
+        message = commit_message(event, decided.changes, skip_ci=settings.skip_ci)
+        files = {path: text.encode() for path, text in decided.files.items()}
+        commit = workspace.commit(tip, files, message=message, identity=settings.identity)
+        workspace.push(commit)
+        return Result("promoted", reason, commit, decided.changes, attempt)
+
+
+def _plan_at(
+    workspace: Workspace, tip: str, event: BuildEvent, settings: Settings
+) -> tuple[Plan, list[str]]:
+    own = {settings.policy_path: None, ledger_file.PATH: None}
+    texts: dict[str, str | None] = dict(own)
+    unreadable = []
+    for blob in workspace.blobs(tip, list(own)):
+        texts[blob.path] = workspace.read(blob).decode("utf-8", errors="replace")
+    files = {}
+    for blob in workspace.yaml_files_naming(tip, {i.repository for i in event.images}):
+        if blob.path in own:
+            continue
+        try:
+            files[blob.path] = workspace.read(blob).decode("utf-8")
+        except UnicodeDecodeError:
+            unreadable.append(blob.path)
+    policy_text = texts[settings.policy_path]
+    policy = Policy.from_yaml(policy_text, path=settings.policy_path) if policy_text else Policy()
+    ledger = Ledger.from_text(texts[ledger_file.PATH])
+    return plan(event, policy=policy, files=files, ledger=ledger), unreadable

@@ -1,0 +1,75 @@
+"""Everything the promoter is configured with, read in one place and passed in."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from promoter.errors import ConfigError
+from promoter.gitrepo import Identity
+from promoter.policy import DEFAULT_PATH
+from promoter.remote import Remote
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How to reach the config repo and how to write to it."""
+
+    remote: Remote
+    workdir: Path = field(default_factory=lambda: Path(tempfile.gettempdir()) / "promoter")
+    policy_path: str = DEFAULT_PATH
+    identity: Identity = field(default_factory=Identity)
+    skip_ci: bool = True
+    dry_run: bool = False
+    max_attempts: int = 10
+    max_seconds: float = 60.0
+
+    def __post_init__(self) -> None:
+        path = PurePosixPath(self.policy_path)
+        if path.is_absolute() or ".." in path.parts or not path.parts:
+            raise ConfigError(f"policy: {self.policy_path!r} must be a path inside the config repo")
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        repo: str,
+        branch: str | None = None,
+        policy: str | None = None,
+        workdir: str | None = None,
+        environ: Mapping[str, str] = os.environ,
+        dry_run: bool = False,
+    ) -> Settings:
+        """Combine explicit values with the PROMOTER_* environment (explicit values win)."""
+        if not repo:
+            raise ConfigError("PROMOTER_REPO_URL: required (the config repo's URL or path)")
+        token = environ.get("PROMOTER_GIT_TOKEN") or None
+        remote = Remote(_absolute(repo), branch or environ.get("PROMOTER_BRANCH") or "main", token)
+        identity = Identity(
+            environ.get("PROMOTER_GIT_AUTHOR_NAME") or Identity.name,
+            environ.get("PROMOTER_GIT_AUTHOR_EMAIL") or Identity.email,
+        )
+        defaults = cls(remote)
+        return cls(
+            remote,
+            workdir=Path(workdir or environ.get("PROMOTER_WORKDIR") or defaults.workdir),
+            policy_path=policy or environ.get("PROMOTER_POLICY") or DEFAULT_PATH,
+            identity=identity,
+            skip_ci=environ.get("PROMOTER_SKIP_CI", "true").lower() not in ("0", "false", "no"),
+            dry_run=dry_run,
+        )
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
+        """The function's settings: PROMOTER_REPO_URL and friends."""
+        return cls.build(repo=environ.get("PROMOTER_REPO_URL", ""), environ=environ)
+
+
+def _absolute(repo: str) -> str:
+    # A local path is turned absolute because git runs inside the workspace, not here.
+    if "://" in repo or ":" in repo.split("/", 1)[0]:
+        return repo
+    return str(Path(repo).expanduser().resolve())
