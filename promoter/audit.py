@@ -54,7 +54,8 @@ def _summary(event: BuildEvent) -> str:
 def _changes(changes: Sequence[FileChange]) -> str:
     lines = []
     for change in changes:
-        lines.append(f"- {_clean(change.path)}: {_clean(change.old)} -> {_clean(change.new)}")
+        old, new = _brief(change.old, change.repository), _brief(change.new, change.repository)
+        lines.append(_clean(f"- {change.path}: {old} -> {new}"))
     return "\n".join(lines)
 
 
@@ -68,6 +69,13 @@ def _trailers(event: BuildEvent) -> str:
     if event.log_url:
         lines.append(f"Build-Log: {event.log_url}")
     return "\n".join(_clean(line) for line in lines)
+
+
+def _brief(reference: str, repository: str) -> str:
+    """`web:v2@sha256:6f1d0b8a3c9e` for a full reference: the trailers carry the rest."""
+    brief = _short_name(repository) + reference.removeprefix(repository)
+    name, sep, digest = brief.partition("@sha256:")
+    return f"{name}{sep}{digest[:12]}"
 
 
 def _short_name(repository: str) -> str:

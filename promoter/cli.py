@@ -27,6 +27,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_TRANSIENT
     except KeyboardInterrupt:
         return 130
+    except Exception as err:  # a bug of ours: still one line, and retryable
+        print(f"promoter: internal error ({type(err).__name__}): {err}", file=sys.stderr)
+        return EXIT_TRANSIENT
 
 
 def promote_command(args: argparse.Namespace) -> int:

@@ -87,7 +87,7 @@ class Workspace:
     def open(cls, workdir: Path, remote: Remote) -> Iterator[Workspace]:
         """Lock the workspace for `remote` (threads and processes alike) and yield it."""
         remote.check_scheme()
-        path = workdir / remote.workspace_name()
+        path = workdir.resolve() / remote.workspace_name()
         workdir.mkdir(parents=True, exist_ok=True)
         with _locked(path.with_name(path.name + ".lock")):
             _prepare(path)
@@ -173,7 +173,13 @@ class Workspace:
         raise GitUnavailable(f"git push to {self.remote.display} failed: {self._tail(err)}")
 
     def _git(self, *args: str, env: Mapping[str, str] | None = None) -> str:
-        output = self._repo.git.execute(["git", *args], env={**self._env, **(env or {})})
+        try:
+            output = self._repo.git.execute(["git", *args], env={**self._env, **(env or {})})
+        except GitCommandError as err:
+            if args[0] == "fetch":
+                raise
+            _reset(self.path)  # a local failure: the next attempt starts from a fresh clone
+            raise GitUnavailable(f"git {args[0]} failed in {self.path}: {self._tail(str(err.stderr))}") from None
         return str(output)
 
     def _run(self, *args: str) -> tuple[int, str, str]:

@@ -1,0 +1,159 @@
+"""Fixtures: real bare git repos, build payloads, and the CLI as a user runs it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+DATA = Path(__file__).parent / "data"
+WEB = "europe-west1-docker.pkg.dev/demo-shop/apps/web"
+WORKER = "europe-west1-docker.pkg.dev/demo-shop/apps/web-worker"
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "tester",
+    "GIT_AUTHOR_EMAIL": "tester@example.com",
+    "GIT_COMMITTER_NAME": "tester",
+    "GIT_COMMITTER_EMAIL": "tester@example.com",
+}
+
+
+def git(*args: str | Path, cwd: Path | None = None) -> str:
+    """Run real git and return its stripped stdout."""
+    done = subprocess.run(
+        ["git", *map(str, args)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, **GIT_ENV},
+    )
+    return done.stdout.strip()
+
+
+def digest_of(seed: object) -> str:
+    """A real-looking, distinct sha256 digest for `seed`."""
+    return "sha256:" + hashlib.sha256(str(seed).encode()).hexdigest()
+
+
+def build(
+    *,
+    build_id: str | None = None,
+    image: str = WEB,
+    digest: str | None = None,
+    tag: str = "4be1a9c",
+    create_time: str = "2026-03-02T09:10:51.402118Z",
+    status: str = "SUCCESS",
+    branch: str | None = "main",
+    images: list[tuple[str, str, str]] | None = None,
+) -> dict[str, Any]:
+    """A Build resource from tests/data/builds/success-template.json with fields replaced."""
+    body: dict[str, Any] = json.loads((DATA / "builds" / "success-template.json").read_text())
+    body["id"] = build_id or str(uuid.uuid4())
+    body["status"] = status
+    body["createTime"] = create_time
+    listed = images or [(image, tag, digest or digest_of(body["id"]))]
+    body["images"] = [f"{name}:{t}" for name, t, _ in listed]
+    body["results"]["images"] = [{"name": f"{name}:{t}", "digest": d} for name, t, d in listed]
+    if branch is None:
+        del body["substitutions"]["BRANCH_NAME"]
+    else:
+        body["substitutions"]["BRANCH_NAME"] = branch
+    return body
+
+
+def tip(bare: Path, branch: str = "main") -> str:
+    return git("--git-dir", bare, "rev-parse", branch)
+
+
+def show(bare: Path, path: str, rev: str = "main") -> str:
+    return git("--git-dir", bare, "show", f"{rev}:{path}")
+
+
+def count_commits(bare: Path, branch: str = "main") -> int:
+    return int(git("--git-dir", bare, "rev-list", "--count", branch))
+
+
+@pytest.fixture
+def make_config_repo(tmp_path: Path) -> Callable[..., Path]:
+    """Factory: a bare repo seeded from tests/data/configrepo plus `files`."""
+    made = iter(range(1000))
+
+    def make(files: dict[str, str] | None = None, *, source: Path | None = DATA / "configrepo") -> Path:
+        n = next(made)
+        work = tmp_path / f"seed-{n}"
+        if source is not None:
+            shutil.copytree(source, work)
+        work.mkdir(exist_ok=True)
+        for path, text in (files or {}).items():
+            (work / path).parent.mkdir(parents=True, exist_ok=True)
+            (work / path).write_text(text)
+        git("init", "-q", "-b", "main", cwd=work)
+        git("add", "-A", cwd=work)
+        git("commit", "-q", "-m", "Seed", cwd=work)
+        bare = tmp_path / f"remote-{n}.git"
+        git("clone", "-q", "--bare", work, bare)
+        return bare
+
+    return make
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    return tmp_path / "workdir"
+
+
+def run_cli(*args: str | Path, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    """The CLI exactly as a user runs it: a separate process."""
+    return subprocess.run(
+        [sys.executable, "-m", "promoter", *map(str, args)],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_port(port: int, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on port {port}")
+
+
+@pytest.fixture
+def git_daemon(tmp_path: Path) -> Iterator[Callable[[Path], str]]:
+    """Serve bare repos over git:// on loopback; returns a function giving a repo's URL."""
+    root = tmp_path
+    port = free_port()
+    daemon = subprocess.Popen(
+        [
+            "git", "daemon", "--export-all", "--enable=receive-pack", "--reuseaddr",
+            "--listen=127.0.0.1", f"--port={port}", f"--base-path={root}", str(root),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    wait_for_port(port)
+    yield lambda bare: f"git://127.0.0.1:{port}/{bare.relative_to(root)}"
+    daemon.terminate()
+    daemon.wait(timeout=10)

@@ -1,0 +1,256 @@
+"""Integration: real bare repos, the real CLI, real git transports on loopback."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from promoter.events import from_envelope
+from promoter.service import promote
+from promoter.settings import Settings
+
+from .conftest import WEB, WORKER, build, count_commits, digest_of, git, run_cli, show, tip
+
+
+def cli_promote(event: dict[str, Any], repo: Path | str, workdir: Path, *extra: str) -> tuple[int, Any, str]:
+    done = run_cli("promote", "--event", "-", "--repo", repo, "--workdir", workdir, *extra, stdin=json.dumps(event))
+    result = json.loads(done.stdout) if done.stdout.strip() else None
+    return done.returncode, result, done.stderr
+
+
+def test_promotes_every_reference_of_the_built_repository(make_config_repo, workdir):
+    remote = make_config_repo()
+    digest = digest_of("web-1")
+    code, result, stderr = cli_promote(build(digest=digest), remote, workdir)
+
+    assert (code, stderr) == (0, "")
+    assert result["outcome"] == "promoted"
+    assert result["commit"] == tip(remote)
+    assert sorted(c["path"] for c in result["changes"]) == [
+        "clusters/dev/deployment.yaml",
+        "clusters/dev/kustomization.yaml",
+        "clusters/prod/deployment.yaml",
+    ]
+    deployment = show(remote, "clusters/dev/deployment.yaml")
+    assert f"image: {WEB}:4be1a9c@{digest}   # pinned by the promoter" in deployment
+    assert f"'{WORKER}:1.4.0'" in deployment  # a similar name is another repository
+    assert f"digest: {digest}" in show(remote, "clusters/dev/kustomization.yaml")
+    assert "web-worker:1.4.0" in show(remote, "apps/worker/job.yaml")
+    assert git("--git-dir", remote, "diff", "--stat", "main~1", "main", "--", "README.md") == ""
+
+
+def test_commit_message_links_the_build(make_config_repo, workdir):
+    remote = make_config_repo()
+    event = build(build_id="5d1c0e7a-2b3f-4c5d-8e9f-0a1b2c3d4e5f", digest=digest_of("msg"))
+    cli_promote(event, remote, workdir)
+
+    subject = git("--git-dir", remote, "log", "-1", "--format=%s")
+    assert subject == f"Promote web@{digest_of('msg')[7:19]} (build 5d1c0e7a)"
+    trailers = git("--git-dir", remote, "log", "-1", "--format=%(trailers:only,unfold)")
+    assert f"Build-Id: {event['id']}" in trailers
+    assert f"Image: {WEB}@{digest_of('msg')}" in trailers
+    assert "Source-Commit: 4be1a9c0d2e4f6a8b0c2d4e6f8a0b2c4d6e8f0a2" in trailers
+    assert f"Build-Log: {event['logUrl']}" in trailers
+    assert "[skip ci]" in git("--git-dir", remote, "log", "-1", "--format=%B")
+
+
+def test_redelivery_changes_nothing(make_config_repo, workdir):
+    remote = make_config_repo()
+    event = build()
+    cli_promote(event, remote, workdir)
+    commits = count_commits(remote)
+
+    code, result, _ = cli_promote(event, remote, workdir)
+
+    assert (code, result["outcome"], result["commit"]) == (0, "unchanged", None)
+    assert count_commits(remote) == commits
+
+
+def test_older_build_after_newer_changes_nothing(make_config_repo, workdir):
+    remote = make_config_repo()
+    newer = build(create_time="2026-03-02T09:14:07.118244918Z", digest=digest_of("new"))
+    older = build(create_time="2026-03-02T09:14:07.118244917Z", digest=digest_of("old"))
+    cli_promote(newer, remote, workdir)
+
+    code, result, _ = cli_promote(older, remote, workdir)
+
+    assert (code, result["outcome"]) == (0, "unchanged")
+    assert digest_of("new") in show(remote, "clusters/prod/deployment.yaml")
+    assert digest_of("old") not in show(remote, "clusters/prod/deployment.yaml")
+
+
+def test_ties_on_create_time_are_broken_by_build_id(make_config_repo, workdir):
+    remote = make_config_repo()
+    same = "2026-03-02T09:14:07Z"
+    cli_promote(build(build_id="bbbb", create_time=same, digest=digest_of("b")), remote, workdir)
+    _, result, _ = cli_promote(build(build_id="aaaa", create_time=same, digest=digest_of("a")), remote, workdir)
+    assert result["outcome"] == "unchanged"
+    _, result, _ = cli_promote(build(build_id="cccc", create_time=same, digest=digest_of("c")), remote, workdir)
+    assert result["outcome"] == "promoted"
+
+
+@pytest.mark.parametrize("status", ["FAILURE", "QUEUED", "WORKING", "CANCELLED", "TIMEOUT"])
+def test_unsuccessful_builds_are_ignored(make_config_repo, workdir, status):
+    remote = make_config_repo()
+    code, result, _ = cli_promote(build(status=status), remote, workdir)
+    assert (code, result["outcome"], result["commit"], count_commits(remote)) == (0, "ignored", None, 1)
+
+
+def test_invalid_event_exits_2_with_one_line_and_no_commit(make_config_repo, workdir):
+    remote = make_config_repo()
+    event = build(digest="sha256:" + "A" * 64)
+    code, result, stderr = cli_promote(event, remote, workdir)
+    assert (code, result) == (2, None)
+    assert len(stderr.strip().splitlines()) == 1 and "digest" in stderr
+    assert "Traceback" not in stderr
+    assert count_commits(remote) == 1
+
+
+def test_unreachable_remote_exits_75(workdir, tmp_path):
+    code, result, stderr = cli_promote(build(), "git://127.0.0.1:9/nowhere.git", workdir)
+    assert (code, result) == (75, None)
+    assert len(stderr.strip().splitlines()) == 1 and "Traceback" not in stderr
+
+
+def test_missing_branch_is_a_config_error(make_config_repo, workdir):
+    code, _, stderr = cli_promote(build(), make_config_repo(), workdir, "--branch", "release")
+    assert code == 2 and "release" in stderr
+
+
+def test_dry_run_commits_nothing(make_config_repo, workdir):
+    remote = make_config_repo()
+    code, result, _ = cli_promote(build(), remote, workdir, "--dry-run")
+    assert (code, result["outcome"], result["commit"]) == (0, "promoted", None)
+    assert result["changes"] and count_commits(remote) == 1
+
+
+POLICY = f"""images:
+  - repository: {WEB}
+    paths: ["clusters/dev/**"]
+    branches: ["main", "release/*"]
+"""
+
+
+def test_policy_limits_paths_and_branches(make_config_repo, workdir):
+    remote = make_config_repo({"promoter.yaml": POLICY})
+
+    _, result, _ = cli_promote(build(branch="feature/x"), remote, workdir)
+    assert result["outcome"] == "ignored"
+    _, result, _ = cli_promote(build(branch="release/2", digest=digest_of("r2")), remote, workdir)
+    assert result["outcome"] == "promoted"
+    assert {c["path"] for c in result["changes"]} == {"clusters/dev/deployment.yaml", "clusters/dev/kustomization.yaml"}
+    assert digest_of("r2") not in show(remote, "clusters/prod/deployment.yaml")
+
+
+def test_policy_file_can_live_elsewhere(make_config_repo, workdir):
+    remote = make_config_repo({"ops/policy.yaml": POLICY})
+    _, result, _ = cli_promote(build(), remote, workdir, "--policy", "ops/policy.yaml")
+    assert "clusters/prod/deployment.yaml" not in {c["path"] for c in result["changes"]}
+
+
+def test_bad_policy_names_the_key(make_config_repo, workdir):
+    remote = make_config_repo({"promoter.yaml": f"images:\n  - repository: {WEB}\n    path: [x]\n"})
+    code, _, stderr = cli_promote(build(), remote, workdir)
+    assert code == 2 and "'path'" in stderr and "promoter.yaml" in stderr
+
+
+def test_unrelated_image_is_ignored(make_config_repo, workdir):
+    remote = make_config_repo()
+    _, result, _ = cli_promote(build(image="europe-west1-docker.pkg.dev/demo-shop/apps/other"), remote, workdir)
+    assert result["outcome"] == "ignored"
+
+
+def test_two_images_in_one_build_make_one_commit(make_config_repo, workdir):
+    remote = make_config_repo()
+    event = build(images=[(WEB, "v2", digest_of("w2")), (WORKER, "v2", digest_of("k2"))])
+    _, result, _ = cli_promote(event, remote, workdir)
+    assert result["outcome"] == "promoted" and count_commits(remote) == 2
+    assert digest_of("k2") in show(remote, "apps/worker/job.yaml")
+    assert digest_of("w2") in show(remote, "clusters/dev/deployment.yaml")
+
+
+def test_ledger_records_the_build_without_touching_pod_templates(make_config_repo, workdir):
+    remote = make_config_repo()
+    event = build()
+    cli_promote(event, remote, workdir)
+    ledger = [json.loads(line) for line in show(remote, ".promoter/ledger.jsonl").splitlines()]
+    assert {(r["path"], r["build"]) for r in ledger} == {
+        ("clusters/dev/deployment.yaml", event["id"]),
+        ("clusters/dev/kustomization.yaml", event["id"]),
+        ("clusters/prod/deployment.yaml", event["id"]),
+    }
+
+
+def test_works_from_a_shallow_workspace_after_many_commits(make_config_repo, workdir):
+    remote = make_config_repo()
+    for minute in range(10, 30):
+        cli_promote(build(create_time=f"2026-03-02T09:{minute}:00Z"), remote, workdir)
+    assert count_commits(remote) == 21
+    assert git("--git-dir", remote, "rev-list", "--merges", "main") == ""
+
+
+def settings_for(remote: Path | str, workdir: Path) -> Settings:
+    return Settings.build(repo=str(remote), workdir=str(workdir), environ={})
+
+
+def test_concurrent_workspaces_lose_no_update(make_config_repo, tmp_path):
+    remote = make_config_repo()
+    events = [
+        build(image=WEB if n % 2 else WORKER, create_time=f"2026-03-02T09:{n:02d}:00Z", digest=digest_of(n))
+        for n in range(10, 20)
+    ]
+    results: list[Any] = []
+
+    def run(n: int) -> None:
+        # Five separate workspaces (as five instances) and two threads sharing each.
+        settings = settings_for(remote, tmp_path / f"instance-{n % 5}")
+        results.append(promote(from_envelope(events[n]), settings))
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(len(events))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert all(r.outcome in ("promoted", "unchanged") for r in results)
+    assert git("--git-dir", remote, "rev-list", "--merges", "main") == ""
+    assert digest_of(19) in show(remote, "clusters/prod/deployment.yaml")
+    assert digest_of(18) in show(remote, "apps/worker/job.yaml")
+    # Every promoted build is one commit; none is committed twice.
+    build_ids = git("--git-dir", remote, "log", "--format=%(trailers:key=Build-Id,valueonly)", "main").split()
+    assert len(build_ids) == len(set(build_ids)) == sum(r.outcome == "promoted" for r in results)
+
+
+def test_promotes_over_git_daemon(make_config_repo, git_daemon, workdir):
+    remote = make_config_repo()
+    url = git_daemon(remote)
+    code, result, stderr = cli_promote(build(digest=digest_of("daemon")), url, workdir)
+    assert (code, stderr, result["outcome"]) == (0, "", "promoted")
+    assert digest_of("daemon") in show(remote, "clusters/dev/kustomization.yaml")
+    code, result, _ = cli_promote(build(digest=digest_of("daemon")), url, workdir)
+    assert result["outcome"] == "unchanged"  # a new build of the same digest: already there
+
+
+def test_workspace_recovers_from_stale_git_locks(make_config_repo, workdir):
+    remote = make_config_repo()
+    cli_promote(build(create_time="2026-03-02T09:00:00Z"), remote, workdir)
+    for workspace in workdir.iterdir():
+        if workspace.is_dir():
+            (workspace / "shallow.lock").write_text("")
+            (workspace / "packed-refs.lock").write_text("")
+    code, result, _ = cli_promote(build(create_time="2026-03-02T09:01:00Z"), remote, workdir)
+    assert (code, result["outcome"]) == (0, "promoted")
+
+
+def test_workspace_recovers_from_a_wiped_git_dir(make_config_repo, workdir):
+    remote = make_config_repo()
+    cli_promote(build(create_time="2026-03-02T09:00:00Z"), remote, workdir)
+    for workspace in workdir.iterdir():
+        if workspace.is_dir():
+            (workspace / "HEAD").unlink()
+    code, result, _ = cli_promote(build(create_time="2026-03-02T09:01:00Z"), remote, workdir)
+    assert (code, result["outcome"]) == (0, "promoted")
