@@ -1,0 +1,157 @@
+"""The function through a real functions-framework server, in every form a message arrives."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from .conftest import build, count_commits, digest_of, free_port, show, wait_for_port
+
+ROOT = Path(__file__).resolve().parent.parent
+TOPIC = "//pubsub.googleapis.com/projects/demo-shop/topics/cloud-builds"
+
+
+class Server:
+    def __init__(self, url: str, log: Path) -> None:
+        self.url, self.log = url, log
+
+    def log_lines(self) -> list[dict[str, Any]]:
+        lines = self.log.read_text().splitlines()
+        return [json.loads(line) for line in lines if line.startswith("{")]
+
+
+@pytest.fixture
+def function_server(tmp_path: Path) -> Iterator[Callable[..., Server]]:
+    """Factory: `functions-framework` serving on_build_event for a config repo URL."""
+    children: list[subprocess.Popen[bytes]] = []
+
+    def start(repo: Path | str, **env: str) -> Server:
+        port = free_port()
+        log = tmp_path / f"function-{port}.log"
+        environ = {**os.environ, "PROMOTER_REPO_URL": str(repo), "PROMOTER_WORKDIR": str(tmp_path / "fw"), **env}
+        command = [sys.executable, "-m", "functions_framework", "--source", "promoter/main.py",
+                   "--target", "on_build_event", "--host", "127.0.0.1", "--port", str(port)]
+        with open(log, "wb") as out:
+            children.append(subprocess.Popen(command, cwd=ROOT, env=environ, stdout=out, stderr=subprocess.STDOUT))
+        wait_for_port(port)
+        return Server(f"http://127.0.0.1:{port}/", log)
+
+    yield start
+    for child in children:
+        child.terminate()
+        child.wait(timeout=10)
+
+
+def message(body: dict[str, Any]) -> dict[str, Any]:
+    data = base64.b64encode(json.dumps(body).encode()).decode()
+    return {"data": data, "attributes": {"buildId": body["id"], "status": body["status"]},
+            "messageId": str(uuid.uuid4()), "publishTime": "2026-03-02T09:14:08.001Z"}
+
+
+def push_body(body: dict[str, Any]) -> dict[str, Any]:
+    return {"message": message(body), "subscription": "projects/demo-shop/subscriptions/promoter"}
+
+
+def post_binary(url: str, body: dict[str, Any]) -> requests.Response:
+    headers = {
+        "ce-specversion": "1.0",
+        "ce-type": "google.cloud.pubsub.topic.v1.messagePublished",
+        "ce-source": TOPIC,
+        "ce-id": str(uuid.uuid4()),
+        "Content-Type": "application/json",
+    }
+    return requests.post(url, json=push_body(body), headers=headers, timeout=60)
+
+
+def post_structured(url: str, body: dict[str, Any]) -> requests.Response:
+    envelope = {"specversion": "1.0", "type": "google.cloud.pubsub.topic.v1.messagePublished",
+                "source": TOPIC, "id": str(uuid.uuid4()), "datacontenttype": "application/json",
+                "data": push_body(body)}
+    headers = {"Content-Type": "application/cloudevents+json"}
+    return requests.post(url, data=json.dumps(envelope), headers=headers, timeout=60)
+
+
+def post_raw_push(url: str, body: dict[str, Any]) -> requests.Response:
+    return requests.post(url, json=push_body(body), timeout=60)
+
+
+def post_gen1(url: str, body: dict[str, Any]) -> requests.Response:
+    legacy = {
+        "context": {"eventId": str(uuid.uuid4()), "timestamp": "2026-03-02T09:14:08.001Z",
+                    "eventType": "google.pubsub.topic.publish",
+                    "resource": {"service": "pubsub.googleapis.com", "name": "projects/demo-shop/topics/cloud-builds",
+                                 "type": "type.googleapis.com/google.pubsub.v1.PubsubMessage"}},
+        "data": {"@type": "type.googleapis.com/google.pubsub.v1.PubsubMessage", **message(body)},
+    }
+    return requests.post(url, json=legacy, timeout=60)
+
+
+@pytest.mark.parametrize("post", [post_binary, post_structured, post_raw_push, post_gen1])
+def test_every_delivery_form_promotes(make_config_repo, function_server, post):
+    remote = make_config_repo()
+    server = function_server(remote)
+    digest = digest_of(post.__name__)
+
+    response = post(server.url, build(digest=digest))
+
+    assert response.status_code == 200, response.text
+    assert digest in show(remote, "clusters/dev/kustomization.yaml")
+    [line] = server.log_lines()
+    assert line["severity"] == "NOTICE" and line["outcome"] == "promoted"
+    assert line["commit"] and line["buildId"] and line["durationMs"] > 0
+
+
+def test_redelivery_and_failed_builds_answer_200_without_commits(make_config_repo, function_server):
+    remote = make_config_repo()
+    server = function_server(remote)
+    event = build()
+    assert post_binary(server.url, event).status_code == 200
+    commits = count_commits(remote)
+
+    assert post_binary(server.url, event).status_code == 200
+    assert post_binary(server.url, build(status="FAILURE")).status_code == 200
+
+    assert count_commits(remote) == commits
+    assert [line["outcome"] for line in server.log_lines()] == ["promoted", "unchanged", "ignored"]
+
+
+def test_invalid_event_is_acknowledged_and_logged_as_error(make_config_repo, function_server):
+    remote = make_config_repo()
+    server = function_server(remote)
+    response = post_binary(server.url, build(digest="sha256:nothex"))
+    assert response.status_code == 200
+    [line] = server.log_lines()
+    assert (line["severity"], line["outcome"]) == ("ERROR", "invalid")
+    assert "digest" in line["message"] and "\n" not in line["message"]
+    assert count_commits(remote) == 1
+
+
+def test_garbage_data_is_acknowledged(make_config_repo, function_server):
+    server = function_server(make_config_repo())
+    body = {"message": {"data": "%%% not base64", "messageId": "1"}, "subscription": "projects/p/subscriptions/s"}
+    response = requests.post(server.url, json=body, timeout=30)
+    assert response.status_code == 200
+    assert server.log_lines()[0]["severity"] == "ERROR"
+
+
+def test_unreachable_remote_answers_503_so_pubsub_retries(function_server):
+    server = function_server("git://127.0.0.1:9/nowhere.git")
+    response = post_binary(server.url, build())
+    assert response.status_code == 503
+    [line] = server.log_lines()
+    assert (line["severity"], line["outcome"]) == ("WARNING", "retry")
+
+
+def test_missing_repo_setting_answers_503(function_server):
+    server = function_server("")
+    assert post_binary(server.url, build()).status_code == 503
