@@ -17,8 +17,6 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-from promoter.pubsub import TOPIC
-
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_HOME = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "promoter-dev"
 DEFAULT_SEED = PROJECT_ROOT / "manifests"
@@ -29,6 +27,7 @@ EMULATOR_PROJECT = "promoter-dev"
 
 def run_dev(*, home: Path, port: int, seed: Path) -> int:
     """Start everything, print where to look, and run until interrupted."""
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop on SIGTERM as on Ctrl-C
     home.mkdir(parents=True, exist_ok=True)
     repo = seed_config_repo(home / "config.git", seed)
     children = [start_function(port=port, repo=repo, workdir=home / "work")]
@@ -40,12 +39,13 @@ def run_dev(*, home: Path, port: int, seed: Path) -> int:
     (home / "state.json").write_text(json.dumps(state))
     _explain(state)
     try:
-        signal.sigwait({signal.SIGINT, signal.SIGTERM})
+        while True:
+            time.sleep(3600)
     except KeyboardInterrupt:
-        pass
+        print("stopping the dev loop", flush=True)
     finally:
         for child in children:
-            child.terminate()
+            os.killpg(child.pid, signal.SIGTERM)  # the emulator runs java under gcloud
     return 0
 
 
@@ -59,7 +59,15 @@ def seed_config_repo(bare: Path, seed: Path) -> Path:
         policy = seed.parent / "promoter.yaml"
         if policy.exists():
             shutil.copy(policy, work / "promoter.yaml")
-        git = ["git", "-C", str(work), "-c", "user.name=promoter-dev", "-c", "user.email=dev@localhost"]
+        git = [
+            "git",
+            "-C",
+            str(work),
+            "-c",
+            "user.name=promoter-dev",
+            "-c",
+            "user.email=dev@localhost",
+        ]
         subprocess.run([*git, "init", "-q", "-b", "main"], check=True)
         subprocess.run([*git, "add", "."], check=True)
         subprocess.run([*git, "commit", "-q", "-m", "Seed config repo"], check=True)
@@ -71,10 +79,19 @@ def start_function(*, port: int, repo: Path, workdir: Path) -> subprocess.Popen[
     """Serve `on_build_event` on localhost:`port` with functions-framework."""
     env = {**os.environ, "PROMOTER_REPO_URL": str(repo), "PROMOTER_WORKDIR": str(workdir)}
     command = [
-        sys.executable, "-m", "functions_framework", "--source", str(PROJECT_ROOT / "promoter" / "main.py"),
-        "--target", "on_build_event", "--host", "127.0.0.1", "--port", str(port),
+        sys.executable,
+        "-m",
+        "functions_framework",
+        "--source",
+        str(PROJECT_ROOT / "promoter" / "main.py"),
+        "--target",
+        "on_build_event",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
     ]
-    child = subprocess.Popen(command, env=env)
+    child = subprocess.Popen(command, env=env, start_new_session=True)
     wait_for_port(port)
     return child
 
@@ -83,8 +100,18 @@ def start_emulator() -> tuple[str, subprocess.Popen[bytes]]:
     """Start the Pub/Sub emulator on a free loopback port; return its host:port."""
     port = free_port()
     host = f"127.0.0.1:{port}"
-    command = ["gcloud", "beta", "emulators", "pubsub", "start", f"--project={EMULATOR_PROJECT}", f"--host-port={host}"]
-    child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    command = [
+        "gcloud",
+        "beta",
+        "emulators",
+        "pubsub",
+        "start",
+        f"--project={EMULATOR_PROJECT}",
+        f"--host-port={host}",
+    ]
+    child = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     wait_for_port(port, timeout=60)
     return host, child
 
@@ -102,10 +129,22 @@ def simulated_build(image: str, *, branch: str = "main") -> dict[str, object]:
     build_id, sha = str(uuid.uuid4()), secrets.token_hex(20)
     now = datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
     return {
-        "id": build_id, "projectId": "demo-shop", "status": "SUCCESS", "createTime": now,
-        "finishTime": now, "images": [f"{image}:{sha[:7]}"],
-        "results": {"images": [{"name": f"{image}:{sha[:7]}", "digest": f"sha256:{secrets.token_hex(32)}"}]},
-        "substitutions": {"BRANCH_NAME": branch, "COMMIT_SHA": sha, "SHORT_SHA": sha[:7], "REPO_NAME": "demo-shop", "TRIGGER_NAME": "web-main"},
+        "id": build_id,
+        "projectId": "demo-shop",
+        "status": "SUCCESS",
+        "createTime": now,
+        "finishTime": now,
+        "images": [f"{image}:{sha[:7]}"],
+        "results": {
+            "images": [{"name": f"{image}:{sha[:7]}", "digest": f"sha256:{secrets.token_hex(32)}"}]
+        },
+        "substitutions": {
+            "BRANCH_NAME": branch,
+            "COMMIT_SHA": sha,
+            "SHORT_SHA": sha[:7],
+            "REPO_NAME": "demo-shop",
+            "TRIGGER_NAME": "web-main",
+        },
         "logUrl": f"https://console.cloud.google.com/cloud-build/builds/{build_id}?project=demo-shop",
     }
 
@@ -132,9 +171,13 @@ def simulate(*, home: Path, image: str | None, port: int) -> int:
 def _post(port: int, data: bytes) -> None:
     import urllib.request
 
-    body = {"message": {"data": base64.b64encode(data).decode(), "messageId": str(uuid.uuid4())},
-            "subscription": f"projects/{EMULATOR_PROJECT}/subscriptions/promoter-push"}
-    request = urllib.request.Request(f"http://127.0.0.1:{port}/", json.dumps(body).encode(), {"Content-Type": "application/json"})
+    body = {
+        "message": {"data": base64.b64encode(data).decode(), "messageId": str(uuid.uuid4())},
+        "subscription": f"projects/{EMULATOR_PROJECT}/subscriptions/promoter-push",
+    }
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/", json.dumps(body).encode(), {"Content-Type": "application/json"}
+    )
     urllib.request.urlopen(request, timeout=60).read()
 
 
@@ -142,24 +185,36 @@ def _await_commit(repo: Path, before: str, timeout: float = 30) -> int:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if _tip(repo) != before:
-            log = subprocess.run(["git", "-C", str(repo), "log", "-1", "--stat", "main"], capture_output=True, text=True)
+            log = subprocess.run(
+                ["git", "-C", str(repo), "log", "-1", "--stat", "main"],
+                capture_output=True,
+                text=True,
+            )
             print(log.stdout)
             return 0
         time.sleep(0.1)
-    print(f"no new commit on {repo} within {timeout:.0f} s; see the function's log", file=sys.stderr)
+    print(
+        f"no new commit on {repo} within {timeout:.0f} s; see the function's log", file=sys.stderr
+    )
     return 1
 
 
 def _tip(repo: Path) -> str:
-    return subprocess.run(["git", "-C", str(repo), "rev-parse", "main"], capture_output=True, text=True).stdout.strip()
+    return subprocess.run(
+        ["git", "-C", str(repo), "rev-parse", "main"], capture_output=True, text=True
+    ).stdout.strip()
 
 
 def _explain(state: dict[str, object]) -> None:
-    via = f"the Pub/Sub emulator at {state['emulator']}" if "emulator" in state else "direct HTTP posts (no gcloud: no emulator)"
+    via = (
+        f"the Pub/Sub emulator at {state['emulator']}"
+        if "emulator" in state
+        else "direct HTTP posts (no gcloud: no emulator)"
+    )
     print(
         f"promoter dev loop is running\n"
         f"  config repo : {state['repo']}  (git --git-dir {state['repo']} log --format=fuller)\n"
-        f"  function    : http://127.0.0.1:{state['port']}/ (functions-framework, target on_build_event)\n"
+        f"  function    : http://127.0.0.1:{state['port']}/ (target on_build_event)\n"
         f"  events via  : {via}\n"
         f"Send a build:   promoter simulate\n"
         f"Stop with Ctrl-C.",

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from git import Repo
 from git.exc import GitCommandError
-from gitdb import IStream
+from gitdb import IStream  # type: ignore[import-untyped]
 
 from promoter.errors import ConfigError, GitUnavailable, PushRejected
 from promoter.remote import Remote
@@ -179,7 +179,9 @@ class Workspace:
             if args[0] == "fetch":
                 raise
             _reset(self.path)  # a local failure: the next attempt starts from a fresh clone
-            raise GitUnavailable(f"git {args[0]} failed in {self.path}: {self._tail(str(err.stderr))}") from None
+            raise GitUnavailable(
+                f"git {args[0]} failed in {self.path}: {self._tail(str(err.stderr))}"
+            ) from None
         return str(output)
 
     def _run(self, *args: str) -> tuple[int, str, str]:
@@ -221,7 +223,11 @@ def _prepare(path: Path) -> None:
         tmp.rename(path)
         return
     # We hold the workspace lock, so any git lock file here is stale (a killed process).
-    for stale in [*path.glob("*.lock"), *path.glob("refs/**/*.lock"), *path.glob("promoter-index-*")]:
+    for stale in [
+        *path.glob("*.lock"),
+        *path.glob("refs/**/*.lock"),
+        *path.glob("promoter-index-*"),
+    ]:
         stale.unlink(missing_ok=True)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 from promoter.errors import PermanentError, TransientError
 from promoter.events import BuildEvent
@@ -26,17 +27,17 @@ def handle(parse: Callable[[], BuildEvent], settings: Callable[[], Settings]) ->
         build_id = event.build_id
         result = promote(event, settings())
     except PermanentError as err:
-        _log("ERROR", f"invalid: {err}", started, build_id=build_id, outcome="invalid")
+        _log("ERROR", f"invalid: {err}", started, buildId=build_id, outcome="invalid")
         return True
     except TransientError as err:
-        _log("WARNING", f"retry: {err}", started, build_id=build_id, outcome="retry")
+        _log("WARNING", f"retry: {err}", started, buildId=build_id, outcome="retry")
         return False
     severity = "NOTICE" if result.outcome == "promoted" else "INFO"
     _log(
         severity,
         f"{result.outcome}: {result.reason}",
         started,
-        build_id=build_id,
+        buildId=build_id,
         outcome=result.outcome,
         commit=result.commit,
         attempts=result.attempts,
@@ -45,6 +46,6 @@ def handle(parse: Callable[[], BuildEvent], settings: Callable[[], Settings]) ->
     return True
 
 
-def _log(severity: str, message: str, started: float, **fields: object) -> None:
+def _log(severity: str, message: str, started: float, **fields: Any) -> None:
     duration_ms = round((time.monotonic() - started) * 1000, 1)
     log_line(severity, message, durationMs=duration_ms, **fields)

@@ -7,9 +7,7 @@ import sys
 from typing import Any, TextIO
 
 
-def log_line(
-    severity: str, message: str, *, stream: TextIO | None = None, **fields: Any
-) -> None:
+def log_line(severity: str, message: str, *, stream: TextIO | None = None, **fields: Any) -> None:
     """Write one JSON log line: severity, message and the non-empty `fields`."""
     entry = {"severity": severity, "message": message}
     entry.update({key: value for key, value in fields.items() if value is not None})

@@ -10,7 +10,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-if __package__ in (None, ""):  # loaded as a file by functions-framework: make the package importable
+if __package__ in (
+    None,
+    "",
+):  # loaded as a file by functions-framework: make the package importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import flask

@@ -28,9 +28,7 @@ class Plan:
     changes: tuple[FileChange, ...] = ()
 
 
-def plan(
-    event: BuildEvent, *, policy: Policy, files: Mapping[str, str], ledger: Ledger
-) -> Plan:
+def plan(event: BuildEvent, *, policy: Policy, files: Mapping[str, str], ledger: Ledger) -> Plan:
     """Turn `event` into edits of `files` (candidate manifests, path -> text)."""
     if not event.promotable:
         return Plan("ignored", f"build status is {event.status}, only SUCCESS promotes")
@@ -39,7 +37,9 @@ def plan(
     wanted = _wanted(event, policy)
     if not wanted:
         branch = event.branch or "(none)"
-        return Plan("ignored", f"promoter.yaml promotes none of the build's images from branch {branch}")
+        return Plan(
+            "ignored", f"promoter.yaml promotes none of the build's images from branch {branch}"
+        )
     return _edit(event, wanted, files, ledger)
 
 
@@ -65,7 +65,11 @@ def _edit(event: BuildEvent, wanted: _Wanted, files: Mapping[str, str], ledger: 
             continue
         try:
             sites = find_sites(files[path], images, path=path)
-            fresh = {s.repository: images[s.repository] for s in sites if _is_fresh(event, ledger, path, s.repository)}
+            fresh = {
+                s.repository: images[s.repository]
+                for s in sites
+                if _is_fresh(event, ledger, path, s.repository)
+            }
             text, file_changes = pin(files[path], fresh, path=path)
         except ManifestError as err:
             skipped.append(str(err))
@@ -79,9 +83,16 @@ def _edit(event: BuildEvent, wanted: _Wanted, files: Mapping[str, str], ledger: 
         names = ", ".join(sorted(wanted))
         return Plan("ignored", f"no manifest references {names}{note}")
     if not changes:
-        return Plan("unchanged", f"targets already hold this build's digest or a newer build's{note}")
+        return Plan(
+            "unchanged", f"targets already hold this build's digest or a newer build's{note}"
+        )
     new_files[ledger_file.PATH] = _record(event, ledger, changes).to_text()
-    return Plan("promoted", f"pinned {len(changes)} image reference(s) in {len(new_files) - 1} file(s){note}", new_files, tuple(changes))
+    return Plan(
+        "promoted",
+        f"pinned {len(changes)} image reference(s) in {len(new_files) - 1} file(s){note}",
+        new_files,
+        tuple(changes),
+    )
 
 
 def _images_for(path: str, wanted: _Wanted) -> dict[str, ImageRef]:

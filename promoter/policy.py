@@ -81,11 +81,15 @@ def _rule(entry: Any, where: str) -> ImageRule:
     except ValueError:
         parsed = None
     if parsed is None or parsed.repository != repository:
-        raise ConfigError(f"{where}.repository: expected a repository without tag, got {repository!r}")
+        raise ConfigError(
+            f"{where}.repository: expected a repository without tag, got {repository!r}"
+        )
     paths = _strings(fields.get("paths", []), f"{where}.paths")
     for pattern in paths:
         if pattern.startswith("/") or ".." in pattern.split("/"):
-            raise ConfigError(f"{where}.paths: {pattern!r} must stay inside the repo (no '/' or '..')")
+            raise ConfigError(
+                f"{where}.paths: {pattern!r} must stay inside the repo (no '/' or '..')"
+            )
     return ImageRule(repository, paths, _strings(fields.get("branches", []), f"{where}.branches"))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 TOPIC = "cloud-builds"
@@ -20,10 +21,8 @@ def ensure_push_subscription(project: str, subscription: str, endpoint: str) -> 
 
     publisher, subscriber = _clients()
     topic = publisher.topic_path(project, TOPIC)
-    try:
+    with contextlib.suppress(AlreadyExists):
         publisher.create_topic(name=topic)
-    except AlreadyExists:
-        pass
     path = subscriber.subscription_path(project, subscription)
     try:
         subscriber.create_subscription(

@@ -12,10 +12,14 @@ from urllib.parse import urlsplit
 from promoter.errors import ConfigError
 
 _SCHEMES = ("file", "git", "http", "https", "ssh")
+_BAD_BRANCH = frozenset(" ~^:?*[\\\n\t")
 _SCP_LIKE = re.compile(r"^[\w.-]+@[\w.-]+:")
 # A tiny shell credential helper: it reads the token from the environment git runs it in, so
 # the token is never on a command line, in a config file or in the workspace.
-_HELPER = '!f() { test "$1" = get && echo username=x-access-token && echo "password=$PROMOTER_GIT_TOKEN"; }; f'
+_HELPER = (
+    '!f() { test "$1" = get && echo username=x-access-token'
+    ' && echo "password=$PROMOTER_GIT_TOKEN"; }; f'
+)
 
 
 @dataclass(frozen=True)
@@ -27,11 +31,12 @@ class Remote:
     token: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
-        if not self.branch or self.branch.startswith("-") or any(c in self.branch for c in " ~^:?*[\\\n"):
+        if not self.branch or self.branch.startswith("-") or bool(set(self.branch) & _BAD_BRANCH):
             raise ConfigError(f"branch: {self.branch!r} is not a valid branch name")
         if self.token and not self._may_send_token():
             raise ConfigError(
-                f"PROMOTER_GIT_TOKEN: only sent over https or to loopback http, not to {self.display}"
+                "PROMOTER_GIT_TOKEN: only sent over https or to loopback http,"
+                f" not to {self.display}"
             )
 
     @property

@@ -89,7 +89,9 @@ def make_config_repo(tmp_path: Path) -> Callable[..., Path]:
     """Factory: a bare repo seeded from tests/data/configrepo plus `files`."""
     made = iter(range(1000))
 
-    def make(files: dict[str, str] | None = None, *, source: Path | None = DATA / "configrepo") -> Path:
+    def make(
+        files: dict[str, str] | None = None, *, source: Path | None = DATA / "configrepo"
+    ) -> Path:
         n = next(made)
         work = tmp_path / f"seed-{n}"
         if source is not None:
@@ -147,8 +149,15 @@ def git_daemon(tmp_path: Path) -> Iterator[Callable[[Path], str]]:
     port = free_port()
     daemon = subprocess.Popen(
         [
-            "git", "daemon", "--export-all", "--enable=receive-pack", "--reuseaddr",
-            "--listen=127.0.0.1", f"--port={port}", f"--base-path={root}", str(root),
+            "git",
+            "daemon",
+            "--export-all",
+            "--enable=receive-pack",
+            "--reuseaddr",
+            "--listen=127.0.0.1",
+            f"--port={port}",
+            f"--base-path={root}",
+            str(root),
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

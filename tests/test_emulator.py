@@ -31,8 +31,18 @@ def emulator() -> Iterator[str]:
     port = free_port()
     host = f"127.0.0.1:{port}"
     child = subprocess.Popen(
-        ["gcloud", "beta", "emulators", "pubsub", "start", "--project=promoter-test", f"--host-port={host}"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        [
+            "gcloud",
+            "beta",
+            "emulators",
+            "pubsub",
+            "start",
+            "--project=promoter-test",
+            f"--host-port={host}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     wait_for_port(port, timeout=90)
     os.environ["PUBSUB_EMULATOR_HOST"] = host
@@ -72,7 +82,10 @@ def test_publish_to_commit_through_the_emulator(emulator, make_config_repo, func
     deadline = time.monotonic() + 20
     while len(server.log_lines()) < 7 and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert [line["outcome"] for line in server.log_lines()][5:] in (["unchanged", "ignored"], ["ignored", "unchanged"])
+    assert [line["outcome"] for line in server.log_lines()][5:] in (
+        ["unchanged", "ignored"],
+        ["ignored", "unchanged"],
+    )
     assert count_commits(remote) == before
     latencies.sort()
     print(f"\npublish -> visible commit: median {latencies[2]:.3f} s, max {latencies[-1]:.3f} s")

@@ -38,11 +38,31 @@ def function_server(tmp_path: Path) -> Iterator[Callable[..., Server]]:
     def start(repo: Path | str, **env: str) -> Server:
         port = free_port()
         log = tmp_path / f"function-{port}.log"
-        environ = {**os.environ, "PROMOTER_REPO_URL": str(repo), "PROMOTER_WORKDIR": str(tmp_path / "fw"), **env}
-        command = [sys.executable, "-m", "functions_framework", "--source", "promoter/main.py",
-                   "--target", "on_build_event", "--host", "127.0.0.1", "--port", str(port)]
+        environ = {
+            **os.environ,
+            "PROMOTER_REPO_URL": str(repo),
+            "PROMOTER_WORKDIR": str(tmp_path / "fw"),
+            **env,
+        }
+        command = [
+            sys.executable,
+            "-m",
+            "functions_framework",
+            "--source",
+            "promoter/main.py",
+            "--target",
+            "on_build_event",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ]
         with open(log, "wb") as out:
-            children.append(subprocess.Popen(command, cwd=ROOT, env=environ, stdout=out, stderr=subprocess.STDOUT))
+            children.append(
+                subprocess.Popen(
+                    command, cwd=ROOT, env=environ, stdout=out, stderr=subprocess.STDOUT
+                )
+            )
         wait_for_port(port)
         return Server(f"http://127.0.0.1:{port}/", log)
 
@@ -54,8 +74,12 @@ def function_server(tmp_path: Path) -> Iterator[Callable[..., Server]]:
 
 def message(body: dict[str, Any]) -> dict[str, Any]:
     data = base64.b64encode(json.dumps(body).encode()).decode()
-    return {"data": data, "attributes": {"buildId": body["id"], "status": body["status"]},
-            "messageId": str(uuid.uuid4()), "publishTime": "2026-03-02T09:14:08.001Z"}
+    return {
+        "data": data,
+        "attributes": {"buildId": body["id"], "status": body["status"]},
+        "messageId": str(uuid.uuid4()),
+        "publishTime": "2026-03-02T09:14:08.001Z",
+    }
 
 
 def push_body(body: dict[str, Any]) -> dict[str, Any]:
@@ -74,9 +98,14 @@ def post_binary(url: str, body: dict[str, Any]) -> requests.Response:
 
 
 def post_structured(url: str, body: dict[str, Any]) -> requests.Response:
-    envelope = {"specversion": "1.0", "type": "google.cloud.pubsub.topic.v1.messagePublished",
-                "source": TOPIC, "id": str(uuid.uuid4()), "datacontenttype": "application/json",
-                "data": push_body(body)}
+    envelope = {
+        "specversion": "1.0",
+        "type": "google.cloud.pubsub.topic.v1.messagePublished",
+        "source": TOPIC,
+        "id": str(uuid.uuid4()),
+        "datacontenttype": "application/json",
+        "data": push_body(body),
+    }
     headers = {"Content-Type": "application/cloudevents+json"}
     return requests.post(url, data=json.dumps(envelope), headers=headers, timeout=60)
 
@@ -87,10 +116,16 @@ def post_raw_push(url: str, body: dict[str, Any]) -> requests.Response:
 
 def post_gen1(url: str, body: dict[str, Any]) -> requests.Response:
     legacy = {
-        "context": {"eventId": str(uuid.uuid4()), "timestamp": "2026-03-02T09:14:08.001Z",
-                    "eventType": "google.pubsub.topic.publish",
-                    "resource": {"service": "pubsub.googleapis.com", "name": "projects/demo-shop/topics/cloud-builds",
-                                 "type": "type.googleapis.com/google.pubsub.v1.PubsubMessage"}},
+        "context": {
+            "eventId": str(uuid.uuid4()),
+            "timestamp": "2026-03-02T09:14:08.001Z",
+            "eventType": "google.pubsub.topic.publish",
+            "resource": {
+                "service": "pubsub.googleapis.com",
+                "name": "projects/demo-shop/topics/cloud-builds",
+                "type": "type.googleapis.com/google.pubsub.v1.PubsubMessage",
+            },
+        },
         "data": {"@type": "type.googleapis.com/google.pubsub.v1.PubsubMessage", **message(body)},
     }
     return requests.post(url, json=legacy, timeout=60)
@@ -138,7 +173,10 @@ def test_invalid_event_is_acknowledged_and_logged_as_error(make_config_repo, fun
 
 def test_garbage_data_is_acknowledged(make_config_repo, function_server):
     server = function_server(make_config_repo())
-    body = {"message": {"data": "%%% not base64", "messageId": "1"}, "subscription": "projects/p/subscriptions/s"}
+    body = {
+        "message": {"data": "%%% not base64", "messageId": "1"},
+        "subscription": "projects/p/subscriptions/s",
+    }
     response = requests.post(server.url, json=body, timeout=30)
     assert response.status_code == 200
     assert server.log_lines()[0]["severity"] == "ERROR"

@@ -16,8 +16,20 @@ from promoter.settings import Settings
 from .conftest import WEB, WORKER, build, count_commits, digest_of, git, run_cli, show, tip
 
 
-def cli_promote(event: dict[str, Any], repo: Path | str, workdir: Path, *extra: str) -> tuple[int, Any, str]:
-    done = run_cli("promote", "--event", "-", "--repo", repo, "--workdir", workdir, *extra, stdin=json.dumps(event))
+def cli_promote(
+    event: dict[str, Any], repo: Path | str, workdir: Path, *extra: str
+) -> tuple[int, Any, str]:
+    done = run_cli(
+        "promote",
+        "--event",
+        "-",
+        "--repo",
+        repo,
+        "--workdir",
+        workdir,
+        *extra,
+        stdin=json.dumps(event),
+    )
     result = json.loads(done.stdout) if done.stdout.strip() else None
     return done.returncode, result, done.stderr
 
@@ -87,9 +99,13 @@ def test_ties_on_create_time_are_broken_by_build_id(make_config_repo, workdir):
     remote = make_config_repo()
     same = "2026-03-02T09:14:07Z"
     cli_promote(build(build_id="bbbb", create_time=same, digest=digest_of("b")), remote, workdir)
-    _, result, _ = cli_promote(build(build_id="aaaa", create_time=same, digest=digest_of("a")), remote, workdir)
+    _, result, _ = cli_promote(
+        build(build_id="aaaa", create_time=same, digest=digest_of("a")), remote, workdir
+    )
     assert result["outcome"] == "unchanged"
-    _, result, _ = cli_promote(build(build_id="cccc", create_time=same, digest=digest_of("c")), remote, workdir)
+    _, result, _ = cli_promote(
+        build(build_id="cccc", create_time=same, digest=digest_of("c")), remote, workdir
+    )
     assert result["outcome"] == "promoted"
 
 
@@ -97,7 +113,12 @@ def test_ties_on_create_time_are_broken_by_build_id(make_config_repo, workdir):
 def test_unsuccessful_builds_are_ignored(make_config_repo, workdir, status):
     remote = make_config_repo()
     code, result, _ = cli_promote(build(status=status), remote, workdir)
-    assert (code, result["outcome"], result["commit"], count_commits(remote)) == (0, "ignored", None, 1)
+    assert (code, result["outcome"], result["commit"], count_commits(remote)) == (
+        0,
+        "ignored",
+        None,
+        1,
+    )
 
 
 def test_invalid_event_exits_2_with_one_line_and_no_commit(make_config_repo, workdir):
@@ -142,7 +163,10 @@ def test_policy_limits_paths_and_branches(make_config_repo, workdir):
     assert result["outcome"] == "ignored"
     _, result, _ = cli_promote(build(branch="release/2", digest=digest_of("r2")), remote, workdir)
     assert result["outcome"] == "promoted"
-    assert {c["path"] for c in result["changes"]} == {"clusters/dev/deployment.yaml", "clusters/dev/kustomization.yaml"}
+    assert {c["path"] for c in result["changes"]} == {
+        "clusters/dev/deployment.yaml",
+        "clusters/dev/kustomization.yaml",
+    }
     assert digest_of("r2") not in show(remote, "clusters/prod/deployment.yaml")
 
 
@@ -160,7 +184,9 @@ def test_bad_policy_names_the_key(make_config_repo, workdir):
 
 def test_unrelated_image_is_ignored(make_config_repo, workdir):
     remote = make_config_repo()
-    _, result, _ = cli_promote(build(image="europe-west1-docker.pkg.dev/demo-shop/apps/other"), remote, workdir)
+    _, result, _ = cli_promote(
+        build(image="europe-west1-docker.pkg.dev/demo-shop/apps/other"), remote, workdir
+    )
     assert result["outcome"] == "ignored"
 
 
@@ -200,7 +226,11 @@ def settings_for(remote: Path | str, workdir: Path) -> Settings:
 def test_concurrent_workspaces_lose_no_update(make_config_repo, tmp_path):
     remote = make_config_repo()
     events = [
-        build(image=WEB if n % 2 else WORKER, create_time=f"2026-03-02T09:{n:02d}:00Z", digest=digest_of(n))
+        build(
+            image=WEB if n % 2 else WORKER,
+            create_time=f"2026-03-02T09:{n:02d}:00Z",
+            digest=digest_of(n),
+        )
         for n in range(10, 20)
     ]
     results: list[Any] = []
@@ -221,7 +251,9 @@ def test_concurrent_workspaces_lose_no_update(make_config_repo, tmp_path):
     assert digest_of(19) in show(remote, "clusters/prod/deployment.yaml")
     assert digest_of(18) in show(remote, "apps/worker/job.yaml")
     # Every promoted build is one commit; none is committed twice.
-    build_ids = git("--git-dir", remote, "log", "--format=%(trailers:key=Build-Id,valueonly)", "main").split()
+    build_ids = git(
+        "--git-dir", remote, "log", "--format=%(trailers:key=Build-Id,valueonly)", "main"
+    ).split()
     assert len(build_ids) == len(set(build_ids)) == sum(r.outcome == "promoted" for r in results)
 
 
