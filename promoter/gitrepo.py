@@ -198,7 +198,10 @@ class Workspace:
     def _tail(self, stderr: str) -> str:
         lines = [line.strip() for line in stderr.splitlines() if line.strip()]
         message = lines[-1] if lines else "no message from git"
-        return self.remote.redact(message.removeprefix("stderr: ").strip("'"))
+        message = message.removeprefix("stderr: ")
+        if message.count("'") % 2:  # GitPython quotes stderr: drop its unmatched quote
+            message = message.removeprefix("'").removesuffix("'")
+        return self.remote.redact(message)
 
 
 @contextlib.contextmanager

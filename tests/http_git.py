@@ -1,0 +1,75 @@
+"""A real git smart-HTTP server on loopback: `git http-backend` behind Basic auth."""
+
+from __future__ import annotations
+
+import base64
+import subprocess
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+
+def serve(root: Path, token: str | None) -> tuple[ThreadingHTTPServer, list[str]]:
+    """Serve bare repos under `root`; if `token` is set, demand it as the Basic password."""
+    seen_auth: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self._backend()
+
+        def do_POST(self) -> None:
+            self._backend()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def _backend(self) -> None:
+            auth = self.headers.get("Authorization", "")
+            seen_auth.append(auth)
+            if token and auth != "Basic " + base64.b64encode(f"x-access-token:{token}".encode()).decode():
+                self.send_response(401)
+                self.send_header("WWW-Authenticate", 'Basic realm="git"')
+                self.end_headers()
+                return
+            path, _, query = self.path.partition("?")
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            env = {
+                "GIT_PROJECT_ROOT": str(root),
+                "GIT_HTTP_EXPORT_ALL": "1",
+                "REQUEST_METHOD": self.command,
+                "PATH_INFO": path,
+                "QUERY_STRING": query,
+                "CONTENT_TYPE": self.headers.get("Content-Type", ""),
+                "CONTENT_LENGTH": str(len(body)),
+                "REMOTE_USER": "x-access-token",
+                "REMOTE_ADDR": "127.0.0.1",
+                "GIT_CONFIG_COUNT": "1",
+                "GIT_CONFIG_KEY_0": "http.receivepack",
+                "GIT_CONFIG_VALUE_0": "true",
+            }
+            encoding = self.headers.get("Content-Encoding")
+            if encoding:
+                env["HTTP_CONTENT_ENCODING"] = encoding
+            if self.headers.get("Git-Protocol"):
+                env["GIT_PROTOCOL"] = self.headers["Git-Protocol"]
+            done = subprocess.run(["git", "http-backend"], input=body, env=env, capture_output=True)
+            head, _, payload = done.stdout.partition(b"\r\n\r\n")
+            status = 200
+            headers = []
+            for line in head.decode().split("\r\n"):
+                name, _, value = line.partition(": ")
+                if name.lower() == "status":
+                    status = int(value.split()[0])
+                elif name:
+                    headers.append((name, value))
+            self.send_response(status)
+            for name, value in headers:
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, seen_auth

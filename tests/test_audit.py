@@ -1,0 +1,79 @@
+"""The commit message: readable subject, trailers git can parse, no injected lines."""
+
+from __future__ import annotations
+
+import subprocess
+
+from promoter.audit import FileChange, commit_message
+from promoter.events import BuildEvent, BuildTime
+from promoter.images import ImageRef
+
+from .conftest import WEB, WORKER, digest_of
+
+BUILD_ID = "5d1c0e7a-2b3f-4c5d-8e9f-0a1b2c3d4e5f"
+
+
+def event(**overrides: object) -> BuildEvent:
+    fields: dict[str, object] = {
+        "build_id": BUILD_ID,
+        "status": "SUCCESS",
+        "create_time": BuildTime.parse("2026-03-02T09:10:51.402118Z"),
+        "images": (ImageRef(WEB, digest_of("w"), "4be1a9c"),),
+        "branch": "main",
+        "source_commit": "4be1a9c0d2e4f6a8b0c2d4e6f8a0b2c4d6e8f0a2",
+        "log_url": "https://console.cloud.google.com/cloud-build/builds/x?project=1",
+        "project_id": "demo-shop",
+        "trigger_name": "web-main",
+    }
+    fields.update(overrides)
+    return BuildEvent(**fields)  # type: ignore[arg-type]
+
+
+CHANGE = FileChange("clusters/dev/deployment.yaml", WEB, f"{WEB}:1.0", f"{WEB}:4be1a9c@{digest_of('w')}")
+
+
+def trailers(message: str) -> list[str]:
+    done = subprocess.run(
+        ["git", "interpret-trailers", "--parse"], input=message, capture_output=True, text=True, check=True
+    )
+    return done.stdout.splitlines()
+
+
+def test_subject_names_image_short_digest_and_build():
+    subject = commit_message(event(), [CHANGE]).splitlines()[0]
+    assert subject == f"Promote web@{digest_of('w')[7:19]} (build 5d1c0e7a)"
+    assert len(subject) <= 72
+
+
+def test_many_images_keep_the_subject_short():
+    images = tuple(ImageRef(f"{WEB}-{n}", digest_of(n)) for n in range(5))
+    subject = commit_message(event(images=images), [CHANGE]).splitlines()[0]
+    assert subject == "Promote 5 images (build 5d1c0e7a)"
+
+
+def test_trailers_are_what_git_parses():
+    images = (ImageRef(WEB, digest_of("w"), "v1"), ImageRef(WORKER, digest_of("k")))
+    assert trailers(commit_message(event(images=images), [CHANGE])) == [
+        f"Build-Id: {BUILD_ID}",
+        "Build-Create-Time: 2026-03-02T09:10:51.402118Z",
+        f"Image: {WEB}@{digest_of('w')}",
+        f"Image: {WORKER}@{digest_of('k')}",
+        "Source-Commit: 4be1a9c0d2e4f6a8b0c2d4e6f8a0b2c4d6e8f0a2",
+        "Build-Log: https://console.cloud.google.com/cloud-build/builds/x?project=1",
+    ]
+
+
+def test_skip_ci_is_on_by_default_and_can_be_left_out():
+    assert "[skip ci]" in commit_message(event(), [CHANGE])
+    assert "[skip ci]" not in commit_message(event(), [CHANGE], skip_ci=False)
+
+
+def test_hostile_values_cannot_add_lines_or_trailers():
+    hostile = "x\nBuild-Id: forged\r\nImage: evil@sha256:00\u2028Source-Commit: 0"
+    message = commit_message(
+        event(trigger_name=hostile, branch=hostile, project_id=hostile),
+        [FileChange(f"a\nBuild-Id: forged/{hostile}.yaml", WEB, hostile, hostile)],
+    )
+    assert [t for t in trailers(message) if "forged" in t or "evil" in t] == []
+    assert trailers(message)[0] == f"Build-Id: {BUILD_ID}"
+    assert not any(line.startswith(("Build-Id: forged", "Image: evil")) for line in message.splitlines())

@@ -1,0 +1,73 @@
+"""The https token: used over http(s) to loopback, never written, logged or echoed."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from promoter.errors import ConfigError
+from promoter.remote import Remote
+
+from . import http_git
+from .conftest import build, digest_of, show
+
+TOKEN = "ghs_s3cr3tT0kenValue1234567890"
+
+
+def promote_over_http(remote: Path, workdir: Path, token: str | None, url_token: str | None):
+    server, seen = http_git.serve(remote.parent, url_token)
+    url = f"http://127.0.0.1:{server.server_address[1]}/{remote.name}"
+    env = {**os.environ, "PROMOTER_GIT_TOKEN": token or ""}
+    done = subprocess.run(
+        [sys.executable, "-m", "promoter", "promote", "--event", "-", "--repo", url,
+         "--workdir", str(workdir)],
+        input=json.dumps(build(digest=digest_of("http"))), capture_output=True, text=True,
+        env=env, timeout=120,
+    )
+    server.shutdown()
+    return done, seen
+
+
+def files_under(path: Path) -> list[Path]:
+    return [p for p in path.rglob("*") if p.is_file()]
+
+
+def test_token_authenticates_and_is_kept_nowhere(make_config_repo, workdir):
+    remote = make_config_repo()
+    done, seen = promote_over_http(remote, workdir, TOKEN, TOKEN)
+
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["outcome"] == "promoted"
+    assert digest_of("http") in show(remote, "clusters/dev/kustomization.yaml")
+    assert any(auth.startswith("Basic ") for auth in seen)
+    assert TOKEN not in done.stdout + done.stderr
+    for path in files_under(workdir):
+        assert TOKEN.encode() not in path.read_bytes(), path
+
+
+def test_wrong_token_is_transient_and_not_echoed(make_config_repo, workdir):
+    remote = make_config_repo()
+    done, _ = promote_over_http(remote, workdir, TOKEN, "the-right-one")
+    assert done.returncode == 75
+    assert TOKEN not in done.stdout + done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_token_is_never_sent_over_plain_http_to_another_host():
+    with pytest.raises(ConfigError, match="only sent over https"):
+        Remote("http://git.example.com/config.git", token=TOKEN)
+    with pytest.raises(ConfigError):
+        Remote("git://git.example.com/config.git", token=TOKEN)
+    assert Remote("https://git.example.com/config.git", token=TOKEN).token == TOKEN
+
+
+def test_token_is_redacted_from_text_and_repr():
+    remote = Remote("https://user:pw@git.example.com/config.git", token=TOKEN)
+    assert TOKEN not in repr(remote)
+    assert remote.redact(f"failed with {TOKEN} and pw") == "failed with *** and ***"
+    assert "pw" not in remote.display

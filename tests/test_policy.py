@@ -1,0 +1,64 @@
+"""promoter.yaml: parsing, validation messages, and what each rule allows."""
+
+from __future__ import annotations
+
+import pytest
+
+from promoter.errors import ConfigError
+from promoter.policy import Policy
+
+from .conftest import DATA, WEB
+
+WORKER = "registry.internal:5000/team/worker"
+
+
+def load(name: str) -> Policy:
+    return Policy.from_yaml((DATA / "policies" / name).read_text(), path="promoter.yaml")
+
+
+def test_full_policy_parses():
+    policy = load("full.yaml")
+    [web] = policy.rules_for(WEB, "main")
+    assert web.allows_path("clusters/dev/a/b/deploy.yaml")
+    assert web.allows_path("clusters/staging/deploy.yaml")
+    assert not web.allows_path("clusters/staging/nested/deploy.yaml")
+    assert not web.allows_path("clusters/prod/deploy.yaml")
+    assert policy.rules_for(WEB, "release/2.1") == (web,)
+    assert policy.rules_for(WEB, "feature/x") == ()
+    assert policy.rules_for(WEB, None) == ()
+    [worker] = policy.rules_for(WORKER, None)
+    assert worker.allows_path("anything/at/all.yaml")
+
+
+def test_unlisted_repository_is_not_promoted():
+    assert load("full.yaml").rules_for("europe-west1-docker.pkg.dev/demo-shop/apps/web2", "main") == ()
+
+
+@pytest.mark.parametrize("name", ["no-images.yaml"])
+def test_without_images_list_everything_is_promoted(name):
+    assert load(name).rules_for(WEB, None) is None
+    assert Policy.from_yaml("").rules_for(WEB, "x") is None
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("unknown-top-key.yaml", "promoter.yaml: unknown key 'image'"),
+        ("unknown-rule-key.yaml", "promoter.yaml: images[0]: unknown key 'branch'"),
+        ("wrong-type-paths.yaml", "promoter.yaml: images[0].paths: expected a list"),
+        ("tagged-repository.yaml", "promoter.yaml: images[0].repository: expected a repository without tag"),
+        ("escaping-path.yaml", "promoter.yaml: images[0].paths: '../outside/**' must stay inside"),
+        ("duplicate-keys.yaml", "promoter.yaml: not valid YAML"),
+    ],
+)
+def test_bad_policy_names_file_and_key(name, expected):
+    with pytest.raises(ConfigError) as raised:
+        load(name)
+    assert str(raised.value).startswith(expected)
+    assert "\n" not in str(raised.value)
+
+
+def test_policy_of_the_wrong_shape_is_a_config_error():
+    for text in ["- a\n- b\n", "images: 3\n", "images:\n  - 3\n", "images:\n  - repository: 3\n"]:
+        with pytest.raises(ConfigError):
+            Policy.from_yaml(text)
