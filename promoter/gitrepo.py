@@ -11,7 +11,6 @@ import contextlib
 import fcntl
 import os
 import shutil
-import threading
 from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from io import BytesIO
@@ -22,6 +21,7 @@ from git.exc import GitCommandError
 from gitdb import IStream  # type: ignore[import-untyped]
 
 from promoter.errors import ConfigError, GitUnavailable, PushRejected
+from promoter.gittree import rewrite_tree
 from promoter.remote import Remote
 
 TIP_REF = "refs/promoter/tip"
@@ -141,25 +141,20 @@ class Workspace:
 
     def read(self, blob: Blob) -> bytes:
         """The contents of `blob`."""
-        return bytes(self._repo.odb.stream(bytes.fromhex(blob.sha)).read())
+        return self._read_object(bytes.fromhex(blob.sha))
 
     def commit(
         self, tip: str, files: Mapping[str, bytes], *, message: str, identity: Identity
     ) -> str:
         """Write `files` over the tree of `tip` and commit it as a child of `tip`."""
-        modes = {b.path: b.mode for b in self.blobs(tip, list(files))}
-        index = self.path / f"promoter-index-{os.getpid()}-{threading.get_ident()}"
-        env = {"GIT_INDEX_FILE": str(index)}
-        try:
-            self._git("read-tree", tip, env=env)
-            for path, data in files.items():
-                sha = self._repo.odb.store(IStream(b"blob", len(data), BytesIO(data))).hexsha
-                info = f"{modes.get(path, '100644')},{sha.decode()},{path}"
-                self._git("update-index", "--add", "--cacheinfo", info, env=env)
-            tree = self._git("write-tree", env=env)
-        finally:
-            index.unlink(missing_ok=True)
-        return self._git("commit-tree", tree, "-p", tip, "-m", message, env=identity.env())
+        modes = {b.path: b.mode.encode() for b in self.blobs(tip, list(files))}
+        blobs = {
+            path: (modes.get(path, b"100644"), self._store(b"blob", data))
+            for path, data in files.items()
+        }
+        root = bytes.fromhex(self._git("rev-parse", f"{tip}^{{tree}}"))
+        tree = rewrite_tree(root, blobs, read=self._read_object, store=self._store)
+        return self._git("commit-tree", tree.hex(), "-p", tip, "-m", message, env=identity.env())
 
     def push(self, commit: str) -> None:
         """Fast-forward the remote branch to `commit`; never forced."""
@@ -171,6 +166,12 @@ class Workspace:
         if "[rejected]" in text or "cannot lock ref" in text or "failed to update ref" in text:
             raise PushRejected(f"push to {self.remote.display} rejected: the branch moved")
         raise GitUnavailable(f"git push to {self.remote.display} failed: {self._tail(err)}")
+
+    def _read_object(self, sha: bytes) -> bytes:
+        return bytes(self._repo.odb.stream(sha).read())
+
+    def _store(self, kind: bytes, data: bytes) -> bytes:
+        return bytes(self._repo.odb.store(IStream(kind, len(data), BytesIO(data))).binsha)
 
     def _git(self, *args: str, env: Mapping[str, str] | None = None) -> str:
         try:

@@ -26,7 +26,10 @@ def serve(root: Path, token: str | None) -> tuple[ThreadingHTTPServer, list[str]
         def _backend(self) -> None:
             auth = self.headers.get("Authorization", "")
             seen_auth.append(auth)
-            if token and auth != "Basic " + base64.b64encode(f"x-access-token:{token}".encode()).decode():
+            if (
+                token
+                and auth != "Basic " + base64.b64encode(f"x-access-token:{token}".encode()).decode()
+            ):
                 self.send_response(401)
                 self.send_header("WWW-Authenticate", 'Basic realm="git"')
                 self.end_headers()

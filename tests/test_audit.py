@@ -29,12 +29,18 @@ def event(**overrides: object) -> BuildEvent:
     return BuildEvent(**fields)  # type: ignore[arg-type]
 
 
-CHANGE = FileChange("clusters/dev/deployment.yaml", WEB, f"{WEB}:1.0", f"{WEB}:4be1a9c@{digest_of('w')}")
+CHANGE = FileChange(
+    "clusters/dev/deployment.yaml", WEB, f"{WEB}:1.0", f"{WEB}:4be1a9c@{digest_of('w')}"
+)
 
 
 def trailers(message: str) -> list[str]:
     done = subprocess.run(
-        ["git", "interpret-trailers", "--parse"], input=message, capture_output=True, text=True, check=True
+        ["git", "interpret-trailers", "--parse"],
+        input=message,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return done.stdout.splitlines()
 
@@ -76,4 +82,6 @@ def test_hostile_values_cannot_add_lines_or_trailers():
     )
     assert [t for t in trailers(message) if "forged" in t or "evil" in t] == []
     assert trailers(message)[0] == f"Build-Id: {BUILD_ID}"
-    assert not any(line.startswith(("Build-Id: forged", "Image: evil")) for line in message.splitlines())
+    assert not any(
+        line.startswith(("Build-Id: forged", "Image: evil")) for line in message.splitlines()
+    )

@@ -24,10 +24,23 @@ def promote_over_http(remote: Path, workdir: Path, token: str | None, url_token:
     url = f"http://127.0.0.1:{server.server_address[1]}/{remote.name}"
     env = {**os.environ, "PROMOTER_GIT_TOKEN": token or ""}
     done = subprocess.run(
-        [sys.executable, "-m", "promoter", "promote", "--event", "-", "--repo", url,
-         "--workdir", str(workdir)],
-        input=json.dumps(build(digest=digest_of("http"))), capture_output=True, text=True,
-        env=env, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "promoter",
+            "promote",
+            "--event",
+            "-",
+            "--repo",
+            url,
+            "--workdir",
+            str(workdir),
+        ],
+        input=json.dumps(build(digest=digest_of("http"))),
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
     )
     server.shutdown()
     return done, seen

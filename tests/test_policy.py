@@ -31,7 +31,9 @@ def test_full_policy_parses():
 
 
 def test_unlisted_repository_is_not_promoted():
-    assert load("full.yaml").rules_for("europe-west1-docker.pkg.dev/demo-shop/apps/web2", "main") == ()
+    assert (
+        load("full.yaml").rules_for("europe-west1-docker.pkg.dev/demo-shop/apps/web2", "main") == ()
+    )
 
 
 @pytest.mark.parametrize("name", ["no-images.yaml"])
@@ -46,7 +48,10 @@ def test_without_images_list_everything_is_promoted(name):
         ("unknown-top-key.yaml", "promoter.yaml: unknown key 'image'"),
         ("unknown-rule-key.yaml", "promoter.yaml: images[0]: unknown key 'branch'"),
         ("wrong-type-paths.yaml", "promoter.yaml: images[0].paths: expected a list"),
-        ("tagged-repository.yaml", "promoter.yaml: images[0].repository: expected a repository without tag"),
+        (
+            "tagged-repository.yaml",
+            "promoter.yaml: images[0].repository: expected a repository without tag",
+        ),
         ("escaping-path.yaml", "promoter.yaml: images[0].paths: '../outside/**' must stay inside"),
         ("duplicate-keys.yaml", "promoter.yaml: not valid YAML"),
     ],

@@ -1,0 +1,373 @@
+"""Find the image references in Kubernetes and kustomize manifests and pin them to digests.
+
+The text is composed (never dumped) with ruamel.yaml; new values are spliced into the original
+string at the node marks, so every byte around them stays as it was.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from collections.abc import Collection, Iterator, Mapping
+from dataclasses import dataclass, replace
+from typing import Literal
+
+from ruamel.yaml import YAML
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from ruamel.yaml.reader import ReaderError
+from ruamel.yaml.resolver import VersionedResolver
+
+from promoter.errors import ManifestError
+from promoter.images import ImageRef, Reference
+
+Kind = Literal["container", "kustomize"]
+
+_CONTAINER_KEYS = frozenset({"containers", "initContainers", "ephemeralContainers"})
+_KUSTOMIZATION_FILES = frozenset({"kustomization.yaml", "kustomization.yml", "Kustomization"})
+_KUSTOMIZATION_KINDS = frozenset({"Kustomization", "Component"})
+_KUSTOMIZE_FIELDS = ("name", "newName", "newTag", "digest")
+_STR = "tag:yaml.org,2002:str"
+# Kubernetes tools read YAML 1.1 (yes/no are booleans), ruamel reads 1.2: a tag must be a
+# string under both.
+_RESOLVERS = (VersionedResolver(version=(1, 1)), VersionedResolver(version=(1, 2)))
+_PROPERTIES = re.compile(r"(?:[&!]\S*\s+)*")  # an anchor or tag before a scalar's own text
+_SEPARATOR = re.compile(r"\s*,\s*")
+# The rest of a line after a value: blanks, a comment, the line ending (only LF or CRLF: a lone
+# CR or NEL, which YAML also reads as line breaks, makes the edit refuse).
+_LINE_TAIL = re.compile(r"[ \t]*(?:#[^\r\n\x85\u2028\u2029]*)?(?:\r\n|\n|\Z)")
+
+
+@dataclass(frozen=True)
+class Site:
+    """One place in a manifest that names an image repository."""
+
+    repository: str
+    kind: Kind
+    image: str
+    digest: str | None
+
+
+@dataclass(frozen=True)
+class Change:
+    """One site whose reference a pin rewrote."""
+
+    repository: str
+    old: str
+    new: str
+
+
+@dataclass(frozen=True)
+class _Found:
+    """A site and its nodes: the image scalar, or a kustomize entry and its name that matched."""
+
+    site: Site
+    scalar: ScalarNode
+    entry: MappingNode | None = None
+
+
+@dataclass(frozen=True)
+class _Edit:
+    """Replace text[start:end] with `text`."""
+
+    start: int
+    end: int
+    text: str
+
+
+def find_sites(text: str, repositories: Collection[str], *, path: str) -> list[Site]:
+    """List the sites in `text` that name one of `repositories`, in document order."""
+    return [found.site for found in _locate(text, repositories, path)]
+
+
+def pin(text: str, images: Mapping[str, ImageRef], *, path: str) -> tuple[str, list[Change]]:
+    """Pin every site of `images`' repositories to its image's digest, byte-minimally."""
+    for repository, image in images.items():
+        if image.repository != repository:
+            raise ValueError(f"{repository!r} maps to an image of {image.repository!r}")
+    edits: list[_Edit] = []
+    changes: list[Change] = []
+    expected: list[Site] = []
+    for found in _locate(text, images.keys(), path):
+        image = images[found.site.repository]
+        if found.site.digest == image.digest:
+            expected.append(found.site)
+            continue
+        site_edits, after = _pin_site(text, found, image, path)
+        edits += site_edits
+        expected.append(after)
+        changes.append(Change(found.site.repository, found.site.image, after.image))
+    if not edits:
+        return text, []
+    new_text = _splice(text, edits, path)
+    if find_sites(new_text, images.keys(), path=path) != expected:
+        raise ManifestError(f"{path}: the edit did not read back as the pinned images")
+    return new_text, changes
+
+
+# Reading
+
+
+def _locate(text: str, repositories: Collection[str], path: str) -> list[_Found]:
+    kustomization = posixpath.basename(path) in _KUSTOMIZATION_FILES
+    found: list[_Found] = []
+    for doc in _compose(text, path):
+        if not isinstance(doc, MappingNode):
+            continue
+        fields = _scalar_fields(doc, path)
+        if "apiVersion" in fields and "kind" in fields:
+            found += _container_sites(doc, repositories, path)
+        kind = fields["kind"][1].value if "kind" in fields else None
+        if kustomization or kind in _KUSTOMIZATION_KINDS:
+            found += _kustomize_sites(doc, repositories, path)
+    unique = {id(f.scalar): f for f in found}  # an alias can reach one scalar twice
+    return sorted(unique.values(), key=lambda f: f.scalar.start_mark.index)
+
+
+def _compose(text: str, path: str) -> list[Node]:
+    try:
+        return list(YAML(typ="rt").compose_all(text))
+    except MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        line = mark.line + 1 if mark is not None else 1
+        reason = err.problem or err.context or "not valid YAML"
+        raise ManifestError(f"{path}: line {line}: {reason}") from err
+    except ReaderError as err:
+        line = text.count("\n", 0, err.position) + 1
+        raise ManifestError(f"{path}: line {line}: {err.reason} ({err.character!r})") from err
+    except YAMLError as err:
+        raise ManifestError(f"{path}: line 1: not valid YAML ({err})") from err
+    except RecursionError as err:
+        raise ManifestError(f"{path}: line 1: nested too deeply") from err
+
+
+def _scalar_fields(mapping: MappingNode, path: str) -> dict[str, tuple[ScalarNode, Node]]:
+    """Map each plain-string key to its (key, value) nodes; a key given twice is an error."""
+    fields: dict[str, tuple[ScalarNode, Node]] = {}
+    for key, value in mapping.value:
+        if isinstance(key, ScalarNode) and key.tag == _STR:
+            if key.value in fields:
+                raise _error(path, key, f"duplicate key {key.value!r}")
+            fields[key.value] = (key, value)
+    return fields
+
+
+def _container_sites(doc: MappingNode, repositories: Collection[str], path: str) -> list[_Found]:
+    found: dict[int, _Found] = {}
+    aliases: list[tuple[ScalarNode, ScalarNode]] = []
+    for key, image in _container_images(doc, path):
+        site = _container_site(image, repositories, path)
+        if site is not None and _in_place(key, image):
+            found[id(image)] = _Found(site, image)
+        elif site is not None:
+            aliases.append((key, image))
+    for key, image in aliases:
+        if id(image) not in found:  # its anchor is not a container's image: editing it would be
+            raise _error(path, key, "the image is an alias of a value outside any container")
+    return list(found.values())
+
+
+def _container_site(image: ScalarNode, repositories: Collection[str], path: str) -> Site | None:
+    candidate = image.value.strip() if image.style in ("|", ">") else image.value
+    try:
+        repository = Reference.parse(candidate).repository
+    except ValueError:
+        return None
+    if repository not in repositories:
+        return None
+    _check_inline(image, path)
+    return Site(repository, "container", image.value, Reference.parse(image.value).digest)
+
+
+def _container_images(doc: MappingNode, path: str) -> Iterator[tuple[ScalarNode, ScalarNode]]:
+    """Yield the `image` keys and scalars of every container below `doc`, visiting nodes once."""
+    seen: set[int] = set()
+    stack: list[Node] = [doc]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, SequenceNode):
+            stack += reversed(node.value)
+        elif isinstance(node, MappingNode):
+            for name, (_, value) in _scalar_fields(node, path).items():
+                if name in _CONTAINER_KEYS and isinstance(value, SequenceNode):
+                    yield from _images_in(value, path)
+            stack += reversed([value for _, value in node.value])
+
+
+def _images_in(containers: SequenceNode, path: str) -> Iterator[tuple[ScalarNode, ScalarNode]]:
+    for container in containers.value:
+        if isinstance(container, MappingNode):
+            image = _scalar_fields(container, path).get("image")
+            if image is not None and isinstance(image[1], ScalarNode):
+                yield image[0], image[1]
+
+
+def _kustomize_sites(doc: MappingNode, repositories: Collection[str], path: str) -> list[_Found]:
+    images = _scalar_fields(doc, path).get("images")
+    if images is None or not isinstance(images[1], SequenceNode):
+        return []
+    found = []
+    for node in images[1].value:
+        entry = _kustomize_entry(node, path)
+        name = entry.get("newName", entry.get("name")) if entry else None
+        if entry is None or name is None or name[1].value not in repositories:
+            continue
+        for key, value in entry.values():
+            if not _in_place(key, value):
+                raise _error(path, key, f"{key.value} is an alias; pin this entry by hand")
+            _check_inline(value, path)
+        digest = entry["digest"][1].value if "digest" in entry else None
+        site = Site(name[1].value, "kustomize", _kustomize_image(name[1].value, entry), digest)
+        found.append(_Found(site, name[1], node))
+    return found
+
+
+def _kustomize_entry(node: Node, path: str) -> dict[str, tuple[ScalarNode, ScalarNode]] | None:
+    """The name/newName/newTag/digest pairs of an images entry; None if it is not one."""
+    if not isinstance(node, MappingNode):
+        return None
+    fields = _scalar_fields(node, path)
+    given = {name: fields[name] for name in _KUSTOMIZE_FIELDS if name in fields}
+    entry = {name: (k, v) for name, (k, v) in given.items() if isinstance(v, ScalarNode)}
+    return entry if len(entry) == len(given) else None
+
+
+def _kustomize_image(image: str, entry: dict[str, tuple[ScalarNode, ScalarNode]]) -> str:
+    if "newTag" in entry:
+        image += ":" + entry["newTag"][1].value
+    if "digest" in entry:
+        image += "@" + entry["digest"][1].value
+    return image
+
+
+def _in_place(key: Node, value: Node) -> bool:
+    """False when `value` is an alias: its node was written before the key, at its anchor."""
+    return bool(value.start_mark.index >= key.end_mark.index)
+
+
+def _check_inline(node: ScalarNode, path: str) -> None:
+    if node.style in ("|", ">"):
+        raise _error(path, node, "an image value in a block scalar (| or >) cannot be pinned")
+    if node.start_mark.line != node.end_mark.line:
+        raise _error(path, node, "an image value must be on one line to be pinned")
+
+
+# Writing
+
+
+def _pin_site(text: str, found: _Found, image: ImageRef, path: str) -> tuple[list[_Edit], Site]:
+    node = found.entry
+    entry = _kustomize_entry(node, path) if node is not None else None
+    if node is None or entry is None:
+        after = replace(found.site, image=str(image), digest=image.digest)
+        return [_replace_scalar(text, found.scalar, str(image))], after
+    # kustomize renders name:newTag@digest; a tag that is not the build's own would mislead.
+    tag = image.tag if image.tag and image.tag != "latest" else None
+    edits = _new_tag_edits(text, node, entry.get("newTag"), tag, path)
+    if "digest" in entry:
+        edits.append(_replace_scalar(text, entry["digest"][1], image.digest))
+    else:
+        edits.append(_add_field(text, node, f"digest: {image.digest}", path))
+    shown = f"{found.scalar.value}:{tag}" if tag and "newTag" in entry else found.scalar.value
+    return edits, replace(found.site, image=f"{shown}@{image.digest}", digest=image.digest)
+
+
+def _new_tag_edits(
+    text: str,
+    entry: MappingNode,
+    field: tuple[ScalarNode, ScalarNode] | None,
+    tag: str | None,
+    path: str,
+) -> list[_Edit]:
+    """Set an entry's newTag to the build's tag, or remove it when the build has none."""
+    if field is None or field[1].value == tag:
+        return []
+    if tag is None:
+        return [_drop_field(text, entry, field, path)]
+    return [_replace_scalar(text, field[1], _tag_text(tag, field[1]))]
+
+
+def _replace_scalar(text: str, node: ScalarNode, value: str) -> _Edit:
+    """Replace a one-line scalar's own text (not its anchor or tag), keeping its quotes."""
+    start = _PROPERTIES.match(text, node.start_mark.index, node.end_mark.index)
+    quote = node.style if node.style in ("'", '"') else ""
+    assert start is not None  # the pattern matches the empty string
+    return _Edit(start.end(), node.end_mark.index, f"{quote}{value}{quote}")
+
+
+def _tag_text(tag: str, node: ScalarNode) -> str:
+    """The tag, double-quoted where a plain scalar would be read as a number, bool or null."""
+    needs_quotes = any(r.resolve(ScalarNode, tag, (True, False)) != _STR for r in _RESOLVERS)
+    return f'"{tag}"' if needs_quotes and node.style is None else tag
+
+
+def _drop_field(
+    text: str, entry: MappingNode, field: tuple[ScalarNode, ScalarNode], path: str
+) -> _Edit:
+    key, value = field
+    if entry.flow_style:
+        return _drop_flow_item(text, entry, field, path)
+    line_start = text.rfind("\n", 0, key.start_mark.index) + 1
+    tail = _LINE_TAIL.match(text, value.end_mark.index)
+    if text[line_start : key.start_mark.index].strip(" ") or tail is None:
+        raise _error(path, key, "cannot remove newTag without touching other keys on its line")
+    if tail.group().endswith("\n") or line_start == 0:
+        return _Edit(line_start, tail.end(), "")
+    # The last line has no line ending: take the one before it instead.
+    return _Edit(line_start - (2 if text[:line_start].endswith("\r\n") else 1), tail.end(), "")
+
+
+def _drop_flow_item(
+    text: str, entry: MappingNode, field: tuple[ScalarNode, ScalarNode], path: str
+) -> _Edit:
+    key, value = field
+    pairs = entry.value
+    at = next(i for i, (k, _) in enumerate(pairs) if k is key)
+    if at + 1 < len(pairs):
+        start, end = key.start_mark.index, pairs[at + 1][0].start_mark.index
+        between = text[value.end_mark.index : end]
+    elif at > 0:
+        start, end = pairs[at - 1][1].end_mark.index, value.end_mark.index
+        between = text[start : key.start_mark.index]
+    else:
+        between = ""
+    if not _SEPARATOR.fullmatch(between):
+        raise _error(path, key, "cannot remove newTag without touching other keys")
+    return _Edit(start, end, "")
+
+
+def _add_field(text: str, entry: MappingNode, field: str, path: str) -> _Edit:
+    """Add `key: value` after the entry's last pair: a new line in block style, an item in flow."""
+    key, last = entry.value[-1]
+    if not isinstance(last, ScalarNode) or last.style in ("|", ">") or not _in_place(key, last):
+        raise _error(path, key, "cannot add a digest after a value that is not a one-line scalar")
+    end = last.end_mark.index
+    if entry.flow_style:
+        return _Edit(end, end, f", {field}")
+    tail = _LINE_TAIL.match(text, end)
+    if tail is None:
+        raise _error(path, last, "cannot add a digest after a line that goes on")
+    indent = " " * entry.value[0][0].start_mark.column
+    if tail.group().endswith("\n"):
+        line_end = "\r\n" if tail.group().endswith("\r\n") else "\n"
+        return _Edit(tail.end(), tail.end(), f"{indent}{field}{line_end}")
+    # The last line has no line ending: give it the one the line before it has.
+    line_end = "\r\n" if text.rfind("\r\n", 0, end) + 1 == text.rfind("\n", 0, end) else "\n"
+    return _Edit(tail.end(), tail.end(), f"{line_end}{indent}{field}")
+
+
+def _splice(text: str, edits: list[_Edit], path: str) -> str:
+    pieces, position = [], 0
+    for edit in sorted(edits, key=lambda e: (e.start, e.end)):
+        if edit.start < position:
+            raise ManifestError(f"{path}: two edits overlap at offset {edit.start}")
+        pieces += [text[position : edit.start], edit.text]
+        position = edit.end
+    return "".join([*pieces, text[position:]])
+
+
+def _error(path: str, node: Node, reason: str) -> ManifestError:
+    return ManifestError(f"{path}: line {node.start_mark.line + 1}: {reason}")

@@ -1,0 +1,100 @@
+"""The pure decision: property tests of the promotion invariants, without git."""
+
+from __future__ import annotations
+
+import json
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from promoter import ledger as ledger_file
+from promoter.events import from_envelope
+from promoter.ledger import Ledger
+from promoter.plan import plan
+from promoter.policy import Policy
+
+from .conftest import DATA, WEB, WORKER, build, digest_of
+
+FILES = {
+    path.relative_to(DATA / "configrepo").as_posix(): path.read_text()
+    for path in (DATA / "configrepo").rglob("*.yaml")
+}
+
+
+def apply(files: dict[str, str], body: dict) -> str:
+    """Run one event through plan() and write its result into `files`; return the outcome."""
+    ledger = Ledger.from_text(files.get(ledger_file.PATH))
+    manifests = {p: t for p, t in files.items() if p != ledger_file.PATH}
+    decided = plan(from_envelope(body), policy=Policy(), files=manifests, ledger=ledger)
+    files.update(decided.files)
+    return decided.outcome
+
+
+builds = st.lists(
+    st.tuples(st.sampled_from([WEB, WORKER]), st.integers(0, 59), st.integers(0, 999_999_999)),
+    min_size=1,
+    max_size=12,
+    unique_by=lambda b: (b[1], b[2]),
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(builds=builds, order=st.randoms(use_true_random=False), repeats=st.integers(1, 3))
+def test_any_order_and_repetition_ends_at_the_newest_build(builds, order, repeats):
+    bodies = [
+        build(
+            build_id=f"b{minute:02d}{nanos:09d}",
+            image=image,
+            create_time=f"2026-03-02T09:{minute:02d}:00.{nanos:09d}Z",
+            digest=digest_of((minute, nanos)),
+        )
+        for image, minute, nanos in builds
+    ]
+    deliveries = bodies * repeats
+    order.shuffle(deliveries)
+    files = dict(FILES)
+    promoted: dict[str, set[str]] = {}
+    last: dict[tuple[str, str], tuple[object, str]] = {}
+    for body in deliveries:
+        if apply(files, body) == "promoted":
+            assert body["id"] not in promoted.get(body["results"]["images"][0]["name"], set())
+            promoted.setdefault(body["results"]["images"][0]["name"], set()).add(body["id"])
+        # Never backwards: a target's recorded build only ever moves to a newer one.
+        for target, record in Ledger.from_text(files.get(ledger_file.PATH)).records.items():
+            now = (record.create_time, record.build_id)
+            assert now >= last.get(target, now)
+            last[target] = now
+
+    for image in (WEB, WORKER):
+        mine = [b for b in bodies if b["results"]["images"][0]["name"].startswith(image + ":")]
+        if not mine:
+            continue
+        newest = max(mine, key=lambda b: b["createTime"])
+        digest = newest["results"]["images"][0]["digest"]
+        where = "clusters/prod/deployment.yaml" if image == WEB else "apps/worker/job.yaml"
+        assert digest in files[where]
+        others = [b["results"]["images"][0]["digest"] for b in mine if b is not newest]
+        assert not any(d in files[where] for d in others)
+
+
+def test_plan_for_a_failed_build_reads_nothing():
+    decided = plan(
+        from_envelope(build(status="FAILURE")), policy=Policy(), files={}, ledger=Ledger({})
+    )
+    assert (decided.outcome, decided.files) == ("ignored", {})
+
+
+def test_unparseable_candidate_is_skipped_with_its_name_and_others_still_promote():
+    files = dict(FILES)
+    files["clusters/broken.yaml"] = f"apiVersion: v1\nkind: Pod\nspec: [\n  image: {WEB}\n"
+    decided = plan(from_envelope(build()), policy=Policy(), files=files, ledger=Ledger({}))
+    assert decided.outcome == "promoted"
+    assert "clusters/broken.yaml" in decided.reason
+    assert "clusters/broken.yaml" not in decided.files
+
+
+def test_ledger_written_by_plan_is_sorted_json_lines():
+    decided = plan(from_envelope(build()), policy=Policy(), files=dict(FILES), ledger=Ledger({}))
+    lines = decided.files[ledger_file.PATH].splitlines()
+    keys = [(json.loads(line)["path"], json.loads(line)["repository"]) for line in lines]
+    assert keys == sorted(keys) and len(keys) == 3
