@@ -9,7 +9,7 @@ from typing import Any
 
 from promoter import ledger as ledger_file
 from promoter.audit import FileChange, commit_message
-from promoter.errors import PushContention, PushRejected
+from promoter.errors import ConfigError, PushContention, PushRejected
 from promoter.events import BuildEvent
 from promoter.gitrepo import Workspace
 from promoter.ledger import Ledger
@@ -79,7 +79,10 @@ def _plan_at(
     texts: dict[str, str | None] = dict(own)
     unreadable = []
     for blob in workspace.blobs(tip, list(own)):
-        texts[blob.path] = workspace.read(blob).decode("utf-8", errors="replace")
+        try:
+            texts[blob.path] = workspace.read(blob).decode("utf-8")
+        except UnicodeDecodeError:
+            raise ConfigError(f"{blob.path}: expected UTF-8 text") from None
     files = {}
     for blob in workspace.yaml_files_naming(tip, {i.repository for i in event.images}):
         if blob.path in own:

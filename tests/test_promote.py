@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -286,3 +288,40 @@ def test_workspace_recovers_from_a_wiped_git_dir(make_config_repo, workdir):
             (workspace / "HEAD").unlink()
     code, result, _ = cli_promote(build(create_time="2026-03-02T09:01:00Z"), remote, workdir)
     assert (code, result["outcome"]) == (0, "promoted")
+
+
+def test_cli_processes_sharing_one_workdir_take_turns(make_config_repo, workdir):
+    remote = make_config_repo()
+    bodies = [
+        build(create_time=f"2026-03-02T09:{n:02d}:00Z", digest=digest_of(("shared", n)))
+        for n in range(4)
+    ]
+    processes = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "promoter",
+                "promote",
+                "--event",
+                "-",
+                "--repo",
+                str(remote),
+                "--workdir",
+                str(workdir),
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in bodies
+    ]
+    outputs = [
+        p.communicate(json.dumps(b), timeout=120) for p, b in zip(processes, bodies, strict=True)
+    ]
+
+    assert [p.returncode for p in processes] == [0, 0, 0, 0], outputs
+    assert digest_of(("shared", 3)) in show(remote, "clusters/prod/deployment.yaml")
+    assert git("--git-dir", remote, "rev-list", "--merges", "main") == ""
+    assert len(list(workdir.glob("*.lock"))) == 1
