@@ -20,6 +20,7 @@ from git import Repo
 from git.exc import GitCommandError
 from gitdb import IStream  # type: ignore[import-untyped]
 
+from promoter.candidates import CandidateIndex
 from promoter.errors import ConfigError, GitUnavailable, PushRejected
 from promoter.gittree import rewrite_tree
 from promoter.remote import Remote
@@ -114,17 +115,35 @@ class Workspace:
         return self._git("rev-parse", TIP_REF)
 
     def yaml_files_naming(self, tip: str, needles: Collection[str]) -> list[Blob]:
-        """Regular YAML files of `tip` whose text contains any of `needles` (git grep)."""
+        """Regular YAML files of `tip` whose text contains any of `needles`."""
         if not needles:
             return []
-        patterns = [arg for needle in sorted(needles) for arg in ("-e", needle)]
+        index_file = self.path / "promoter-candidates.json"
+        index = CandidateIndex.load(index_file)
+        if index.tip != tip:
+            changed = self._changed_yaml(index.tip, tip) if index.tip else None
+            index.advance(tip, changed, lambda path: self._read_path(tip, path))
+        paths = index.lookup(needles, lambda needle: self._grep(tip, needle))
+        index.save(index_file)
+        return [b for b in self.blobs(tip, paths) if b.size <= MAX_FILE_BYTES]
+
+    def _grep(self, tip: str, needle: str) -> set[str]:
         status, out, _ = self._run(
-            "grep", "-l", "-z", "-F", "--no-color", *patterns, tip, "--", *YAML_PATHSPECS
+            "grep", "-l", "-z", "-F", "--no-color", "-e", needle, tip, "--", *YAML_PATHSPECS
         )
         if status not in (0, 1):
             raise GitUnavailable(f"git grep failed in workspace {self.path}")
-        paths = [entry.split(":", 1)[1] for entry in out.split("\0") if entry]
-        return [b for b in self.blobs(tip, paths) if b.size <= MAX_FILE_BYTES]
+        return {entry.split(":", 1)[1] for entry in out.split("\0") if entry}
+
+    def _changed_yaml(self, old: str, new: str) -> list[str] | None:
+        status, out, _ = self._run("diff-tree", "-r", "-z", "--name-only", "--no-renames", old, new)
+        if status != 0:
+            return None  # the old tip is gone (a fresh or pruned workspace): search everything
+        return [p for p in out.split("\0") if p.endswith((".yaml", ".yml"))]
+
+    def _read_path(self, tip: str, path: str) -> bytes | None:
+        blobs = self.blobs(tip, [path])
+        return self.read(blobs[0]) if blobs else None
 
     def blobs(self, tip: str, paths: Collection[str]) -> list[Blob]:
         """The regular files among `paths` in `tip` (symlinks and submodules are left out)."""
@@ -230,7 +249,7 @@ def _prepare(path: Path) -> None:
     for stale in [
         *path.glob("*.lock"),
         *path.glob("refs/**/*.lock"),
-        *path.glob("promoter-index-*"),
+        *path.glob("*.tmp"),
     ]:
         stale.unlink(missing_ok=True)
 

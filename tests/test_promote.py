@@ -325,3 +325,40 @@ def test_cli_processes_sharing_one_workdir_take_turns(make_config_repo, workdir)
     assert digest_of(("shared", 3)) in show(remote, "clusters/prod/deployment.yaml")
     assert git("--git-dir", remote, "rev-list", "--merges", "main") == ""
     assert len(list(workdir.glob("*.lock"))) == 1
+
+
+def push_change(remote: Path, tmp_path: Path, files: dict[str, str | None]) -> None:
+    """Someone else commits to the config repo: write (or, for None, delete) `files`."""
+    clone = tmp_path / f"human-{count_commits(remote)}"
+    git("clone", "-q", remote, clone)
+    for path, text in files.items():
+        if text is None:
+            git("rm", "-q", path, cwd=clone)
+        else:
+            (clone / path).parent.mkdir(parents=True, exist_ok=True)
+            (clone / path).write_text(text)
+    git("add", "-A", cwd=clone)
+    git("commit", "-q", "-m", "by hand", cwd=clone)
+    git("push", "-q", "origin", "HEAD:main", cwd=clone)
+
+
+def test_files_added_or_removed_between_events_are_seen(make_config_repo, workdir, tmp_path):
+    remote = make_config_repo()
+    cli_promote(build(create_time="2026-03-02T09:00:00Z"), remote, workdir)
+    new_app = show(remote, "clusters/prod/deployment.yaml").replace("name: web", "name: web2")
+    push_change(
+        remote,
+        tmp_path,
+        {"clusters/qa/deployment.yaml": new_app, "clusters/prod/deployment.yaml": None},
+    )
+
+    _, result, _ = cli_promote(
+        build(create_time="2026-03-02T09:01:00Z", digest=digest_of("qa")), remote, workdir
+    )
+
+    assert {c["path"] for c in result["changes"]} == {
+        "clusters/qa/deployment.yaml",
+        "clusters/dev/deployment.yaml",
+        "clusters/dev/kustomization.yaml",
+    }
+    assert digest_of("qa") in show(remote, "clusters/qa/deployment.yaml")
