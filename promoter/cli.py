@@ -53,7 +53,9 @@ def promote_command(args: argparse.Namespace) -> int:
 def dev_command(args: argparse.Namespace) -> int:
     from promoter.devloop import run_dev
 
-    return run_dev(home=Path(args.home), port=args.port, seed=Path(args.seed))
+    return run_dev(
+        home=Path(args.home), port=args.port, seed=Path(args.seed), emulator=not args.no_emulator
+    )
 
 
 def simulate_command(args: argparse.Namespace) -> int:
@@ -92,6 +94,9 @@ def _parser() -> argparse.ArgumentParser:
     dev.add_argument("--home", default=str(DEFAULT_HOME), help="where the loop keeps its state")
     dev.add_argument("--port", type=int, default=DEFAULT_PORT, help="function server port")
     dev.add_argument("--seed", default=str(DEFAULT_SEED), help="manifests to seed the repo with")
+    dev.add_argument(
+        "--no-emulator", action="store_true", help="post events directly, even where gcloud is"
+    )
     dev.set_defaults(run=dev_command)
 
     simulate = commands.add_parser("simulate", help="send a simulated successful build")

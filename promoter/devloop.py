@@ -25,14 +25,14 @@ DEFAULT_IMAGE = "europe-west1-docker.pkg.dev/demo-shop/apps/web"
 EMULATOR_PROJECT = "promoter-dev"
 
 
-def run_dev(*, home: Path, port: int, seed: Path) -> int:
+def run_dev(*, home: Path, port: int, seed: Path, emulator: bool = True) -> int:
     """Start everything, print where to look, and run until interrupted."""
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop on SIGTERM as on Ctrl-C
     home.mkdir(parents=True, exist_ok=True)
     repo = seed_config_repo(home / "config.git", seed)
     children = [start_function(port=port, repo=repo, workdir=home / "work")]
     state: dict[str, object] = {"repo": str(repo), "port": port}
-    if shutil.which("gcloud"):
+    if emulator and shutil.which("gcloud"):
         host, emulator = start_emulator()
         children.append(emulator)
         state |= {"emulator": host, "topic": connect_emulator(host, port)}

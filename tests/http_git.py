@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import base64
+import ssl
 import subprocess
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 
-def serve(root: Path, token: str | None) -> tuple[ThreadingHTTPServer, list[str]]:
+def serve(
+    root: Path, token: str | None, tls: ssl.SSLContext | None = None
+) -> tuple[ThreadingHTTPServer, list[str]]:
     """Serve bare repos under `root`; if `token` is set, demand it as the Basic password."""
     seen_auth: list[str] = []
 
@@ -74,5 +77,7 @@ def serve(root: Path, token: str | None) -> tuple[ThreadingHTTPServer, list[str]
             self.wfile.write(payload)
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server, seen_auth

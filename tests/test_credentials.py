@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import ssl
 import subprocess
 import sys
 from pathlib import Path
@@ -84,3 +86,62 @@ def test_token_is_redacted_from_text_and_repr():
     assert TOKEN not in repr(remote)
     assert remote.redact(f"failed with {TOKEN} and pw") == "failed with *** and ***"
     assert "pw" not in remote.display
+
+
+def self_signed(tmp_path: Path) -> ssl.SSLContext:
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    return context
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl is not installed")
+def test_https_certificates_are_verified_before_any_token_is_sent(
+    make_config_repo, workdir, tmp_path
+):
+    remote = make_config_repo()
+    server, seen = http_git.serve(remote.parent, TOKEN, tls=self_signed(tmp_path))
+    url = f"https://127.0.0.1:{server.server_address[1]}/{remote.name}"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "promoter",
+            "promote",
+            "--event",
+            "-",
+            "--repo",
+            url,
+            "--workdir",
+            str(workdir),
+        ],
+        input=json.dumps(build()),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PROMOTER_GIT_TOKEN": TOKEN},
+    )
+    server.shutdown()
+    assert done.returncode == 75
+    assert "certificate" in done.stderr.lower()
+    assert seen == []  # the handshake failed: no request, so no credentials, reached the server

@@ -2,21 +2,31 @@
 
 from __future__ import annotations
 
+import shutil
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from .conftest import free_port, git, show
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_dev_loop_promotes_a_simulated_build_into_the_dev_overlay(tmp_path):
+@pytest.mark.parametrize(
+    "flags",
+    [
+        pytest.param([], id="via-emulator-where-gcloud-is"),
+        pytest.param(["--no-emulator"], id="direct-post"),
+    ],
+)
+def test_dev_loop_promotes_a_simulated_build_into_the_dev_overlay(tmp_path, flags):
     home, port = tmp_path / "dev", free_port()
     dev = subprocess.Popen(
-        [sys.executable, "-m", "promoter", "dev", "--home", str(home), "--port", str(port)],
+        [sys.executable, "-m", "promoter", "dev", "--home", str(home), "--port", str(port), *flags],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -49,6 +59,8 @@ def test_dev_loop_promotes_a_simulated_build_into_the_dev_overlay(tmp_path):
 
     assert done.returncode == 0, done.stderr
     assert "Build-Id:" in done.stdout and elapsed < 30
+    posted = bool(flags) or shutil.which("gcloud") is None
+    assert ("no emulator" in done.stdout) == posted
     repo = home / "config.git"
     overlay = show(repo, "manifests/overlays/dev/kustomization.yaml")
     assert overlay != show(repo, "manifests/overlays/dev/kustomization.yaml", rev="main~1")
