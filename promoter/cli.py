@@ -50,6 +50,16 @@ def promote_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def listen_command(args: argparse.Namespace) -> int:
+    from promoter.settings import Settings
+    from promoter.worker import listen
+
+    settings = Settings.build(
+        repo=args.repo, branch=args.branch, policy=args.policy, workdir=args.workdir
+    )
+    return listen(args.subscription, settings, max_in_flight=args.max_in_flight)
+
+
 def dev_command(args: argparse.Namespace) -> int:
     from promoter.devloop import run_dev
 
@@ -87,6 +97,17 @@ def _parser() -> argparse.ArgumentParser:
     promote.add_argument("--workdir", help="where warm workspaces live (default: temp dir)")
     promote.add_argument("--dry-run", action="store_true", help="plan only; commit nothing")
     promote.set_defaults(run=promote_command)
+
+    listen = commands.add_parser("listen", help="promote from a Pub/Sub pull subscription")
+    listen.add_argument("--subscription", required=True, help="projects/P/subscriptions/S")
+    listen.add_argument("--repo", required=True, help="config repo URL or local path")
+    listen.add_argument("--branch", help="branch to promote on (default: main)")
+    listen.add_argument("--policy", help="policy file inside the config repo (promoter.yaml)")
+    listen.add_argument("--workdir", help="where warm workspaces live (default: temp dir)")
+    listen.add_argument(
+        "--max-in-flight", type=int, default=4, help="messages handled at once (default: 4)"
+    )
+    listen.set_defaults(run=listen_command)
 
     from promoter.devloop import DEFAULT_HOME, DEFAULT_PORT, DEFAULT_SEED
 

@@ -33,8 +33,8 @@ def run_dev(*, home: Path, port: int, seed: Path, emulator: bool = True) -> int:
     children = [start_function(port=port, repo=repo, workdir=home / "work")]
     state: dict[str, object] = {"repo": str(repo), "port": port}
     if emulator and shutil.which("gcloud"):
-        host, emulator = start_emulator()
-        children.append(emulator)
+        host, emulator_process = start_emulator()
+        children.append(emulator_process)
         state |= {"emulator": host, "topic": connect_emulator(host, port)}
     (home / "state.json").write_text(json.dumps(state))
     _explain(state)
@@ -118,10 +118,10 @@ def start_emulator() -> tuple[str, subprocess.Popen[bytes]]:
 
 def connect_emulator(host: str, port: int) -> str:
     """Topic cloud-builds with a push subscription to the function; returns the topic path."""
-    from promoter.pubsub import ensure_push_subscription
+    from promoter.pubsub import ensure_subscription
 
     os.environ["PUBSUB_EMULATOR_HOST"] = host
-    return ensure_push_subscription(EMULATOR_PROJECT, "promoter-push", f"http://127.0.0.1:{port}/")
+    return ensure_subscription(EMULATOR_PROJECT, "promoter-push", f"http://127.0.0.1:{port}/")
 
 
 def simulated_build(image: str, *, branch: str = "main") -> dict[str, object]:

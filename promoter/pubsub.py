@@ -1,4 +1,4 @@
-"""Pub/Sub adapter: topics, push subscriptions and publishing (the emulator included)."""
+"""Pub/Sub adapter: topics, subscriptions and publishing (the emulator included)."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ def _clients() -> tuple[Any, Any]:
     return pubsub_v1.PublisherClient(), pubsub_v1.SubscriberClient()
 
 
-def ensure_push_subscription(project: str, subscription: str, endpoint: str) -> str:
-    """Create topic `cloud-builds` and a push subscription to `endpoint`; return the topic path."""
+def ensure_subscription(project: str, subscription: str, push_to: str | None = None) -> str:
+    """Create topic `cloud-builds` and a subscription (push if `push_to`); return the topic."""
     from google.api_core.exceptions import AlreadyExists
 
     publisher, subscriber = _clients()
@@ -24,12 +24,13 @@ def ensure_push_subscription(project: str, subscription: str, endpoint: str) -> 
     with contextlib.suppress(AlreadyExists):
         publisher.create_topic(name=topic)
     path = subscriber.subscription_path(project, subscription)
+    push_config = {"push_endpoint": push_to} if push_to else {}
     try:
         subscriber.create_subscription(
-            name=path, topic=topic, push_config={"push_endpoint": endpoint}, ack_deadline_seconds=60
+            name=path, topic=topic, push_config=push_config, ack_deadline_seconds=60
         )
     except AlreadyExists:
-        subscriber.modify_push_config(subscription=path, push_config={"push_endpoint": endpoint})
+        subscriber.modify_push_config(subscription=path, push_config=push_config)
     subscriber.close()
     return str(topic)
 

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 DATA = Path(__file__).parent / "data"
+ROOT = Path(__file__).resolve().parent.parent
 WEB = "europe-west1-docker.pkg.dev/demo-shop/apps/web"
 WORKER = "europe-west1-docker.pkg.dev/demo-shop/apps/web-worker"
 GIT_ENV = {
@@ -166,3 +167,86 @@ def git_daemon(tmp_path: Path) -> Iterator[Callable[[Path], str]]:
     yield lambda bare: f"git://127.0.0.1:{port}/{bare.relative_to(root)}"
     daemon.terminate()
     daemon.wait(timeout=10)
+
+
+class Server:
+    def __init__(self, url: str, log: Path) -> None:
+        self.url, self.log = url, log
+
+    def log_lines(self) -> list[dict[str, Any]]:
+        lines = self.log.read_text().splitlines()
+        return [json.loads(line) for line in lines if line.startswith("{")]
+
+
+@pytest.fixture
+def function_server(tmp_path: Path) -> Iterator[Callable[..., Server]]:
+    """Factory: `functions-framework` serving on_build_event for a config repo URL."""
+    children: list[subprocess.Popen[bytes]] = []
+
+    def start(repo: Path | str, **env: str) -> Server:
+        port = free_port()
+        log = tmp_path / f"function-{port}.log"
+        environ = {
+            **os.environ,
+            "PROMOTER_REPO_URL": str(repo),
+            "PROMOTER_WORKDIR": str(tmp_path / "fw"),
+            **env,
+        }
+        command = [
+            sys.executable,
+            "-m",
+            "functions_framework",
+            "--source",
+            "promoter/main.py",
+            "--target",
+            "on_build_event",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ]
+        with open(log, "wb") as out:
+            children.append(
+                subprocess.Popen(
+                    command, cwd=ROOT, env=environ, stdout=out, stderr=subprocess.STDOUT
+                )
+            )
+        wait_for_port(port)
+        return Server(f"http://127.0.0.1:{port}/", log)
+
+    yield start
+    for child in children:
+        child.terminate()
+        child.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def emulator() -> Iterator[str]:
+    """The emulator's host:port: the one .ci/run started, or one started here."""
+    if os.environ.get("PUBSUB_EMULATOR_HOST"):
+        yield os.environ["PUBSUB_EMULATOR_HOST"]
+        return
+    if shutil.which("gcloud") is None:
+        pytest.skip("gcloud is not installed: no Pub/Sub emulator on this machine")
+    port = free_port()
+    host = f"127.0.0.1:{port}"
+    child = subprocess.Popen(
+        [
+            "gcloud",
+            "beta",
+            "emulators",
+            "pubsub",
+            "start",
+            "--project=promoter-test",
+            f"--host-port={host}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    wait_for_port(port, timeout=90)
+    os.environ["PUBSUB_EMULATOR_HOST"] = host
+    yield host
+    os.killpg(child.pid, 15)
+    child.wait(timeout=30)
+    del os.environ["PUBSUB_EMULATOR_HOST"]

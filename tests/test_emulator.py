@@ -3,53 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
 import time
 import uuid
-from collections.abc import Iterator
 
 import pytest
 
-from promoter.pubsub import ensure_push_subscription, publish
+from promoter.pubsub import ensure_subscription, publish
 
-from .conftest import build, count_commits, digest_of, free_port, show, tip, wait_for_port
-from .test_function import function_server  # noqa: F401  (fixture)
+from .conftest import build, count_commits, digest_of, show, tip
 
 pytestmark = pytest.mark.emulator
-
-
-@pytest.fixture(scope="session")
-def emulator() -> Iterator[str]:
-    """The emulator's host:port: the one .ci/run started, or one started here."""
-    if os.environ.get("PUBSUB_EMULATOR_HOST"):
-        yield os.environ["PUBSUB_EMULATOR_HOST"]
-        return
-    if shutil.which("gcloud") is None:
-        pytest.skip("gcloud is not installed: no Pub/Sub emulator on this machine")
-    port = free_port()
-    host = f"127.0.0.1:{port}"
-    child = subprocess.Popen(
-        [
-            "gcloud",
-            "beta",
-            "emulators",
-            "pubsub",
-            "start",
-            "--project=promoter-test",
-            f"--host-port={host}",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    wait_for_port(port, timeout=90)
-    os.environ["PUBSUB_EMULATOR_HOST"] = host
-    yield host
-    os.killpg(child.pid, 15)
-    child.wait(timeout=30)
-    del os.environ["PUBSUB_EMULATOR_HOST"]
 
 
 def wait_for_new_tip(remote, before: str, timeout: float = 30) -> float:
@@ -61,11 +24,11 @@ def wait_for_new_tip(remote, before: str, timeout: float = 30) -> float:
     raise AssertionError(f"no commit within {timeout} s")
 
 
-def test_publish_to_commit_through_the_emulator(emulator, make_config_repo, function_server):  # noqa: F811
+def test_publish_to_commit_through_the_emulator(emulator, make_config_repo, function_server):
     remote = make_config_repo()
     server = function_server(remote)
     project = f"p{uuid.uuid4().hex[:12]}"
-    topic = ensure_push_subscription(project, "promoter-push", server.url)
+    topic = ensure_subscription(project, "promoter-push", server.url)
 
     latencies = []
     for n in range(5):

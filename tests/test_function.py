@@ -4,72 +4,17 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import subprocess
-import sys
 import uuid
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
-from .conftest import build, count_commits, digest_of, free_port, show, wait_for_port
+from .conftest import build, count_commits, digest_of, show
 
 ROOT = Path(__file__).resolve().parent.parent
 TOPIC = "//pubsub.googleapis.com/projects/demo-shop/topics/cloud-builds"
-
-
-class Server:
-    def __init__(self, url: str, log: Path) -> None:
-        self.url, self.log = url, log
-
-    def log_lines(self) -> list[dict[str, Any]]:
-        lines = self.log.read_text().splitlines()
-        return [json.loads(line) for line in lines if line.startswith("{")]
-
-
-@pytest.fixture
-def function_server(tmp_path: Path) -> Iterator[Callable[..., Server]]:
-    """Factory: `functions-framework` serving on_build_event for a config repo URL."""
-    children: list[subprocess.Popen[bytes]] = []
-
-    def start(repo: Path | str, **env: str) -> Server:
-        port = free_port()
-        log = tmp_path / f"function-{port}.log"
-        environ = {
-            **os.environ,
-            "PROMOTER_REPO_URL": str(repo),
-            "PROMOTER_WORKDIR": str(tmp_path / "fw"),
-            **env,
-        }
-        command = [
-            sys.executable,
-            "-m",
-            "functions_framework",
-            "--source",
-            "promoter/main.py",
-            "--target",
-            "on_build_event",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ]
-        with open(log, "wb") as out:
-            children.append(
-                subprocess.Popen(
-                    command, cwd=ROOT, env=environ, stdout=out, stderr=subprocess.STDOUT
-                )
-            )
-        wait_for_port(port)
-        return Server(f"http://127.0.0.1:{port}/", log)
-
-    yield start
-    for child in children:
-        child.terminate()
-        child.wait(timeout=10)
 
 
 def message(body: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,68 @@
+"""Pull-mode worker: the same promotion as the function, fed by a streaming pull subscription.
+
+Acknowledged: promoted, unchanged, ignored and invalid. Not acknowledged (nack, so Pub/Sub
+delivers again): transient failures. SIGTERM or SIGINT stops taking messages, lets the ones in
+flight finish, nacks what was received but not started, and exits 0.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from promoter.events import parse_event
+from promoter.handling import handle
+from promoter.logs import log_line
+from promoter.settings import Settings
+
+
+def listen(
+    subscription: str,
+    settings: Settings,
+    *,
+    max_in_flight: int = 4,
+    shutdown_seconds: float = 60.0,
+) -> int:
+    """Run until SIGTERM/SIGINT; return the exit code."""
+    from google.cloud import pubsub_v1
+    from google.cloud.pubsub_v1.subscriber.scheduler import ThreadScheduler
+
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    subscriber = pubsub_v1.SubscriberClient()
+    executor = ThreadPoolExecutor(max_workers=max_in_flight, thread_name_prefix="promote")
+    future = subscriber.subscribe(
+        subscription,
+        _callback(lambda: settings),
+        flow_control=pubsub_v1.types.FlowControl(max_messages=max_in_flight),
+        scheduler=ThreadScheduler(executor),
+        await_callbacks_on_shutdown=True,
+    )
+    log_line("INFO", f"listening on {subscription}", maxInFlight=max_in_flight)
+    future.add_done_callback(lambda _: stop.set())  # the stream ended by itself (an error)
+    stop.wait()
+    future.cancel()
+    try:
+        future.result(timeout=shutdown_seconds)
+    except Exception as err:  # the stream's own error, or a cancellation: report it once
+        if not future.cancelled():
+            log_line("ERROR", f"subscription stream failed: {err}")
+            return 75
+    finally:
+        subscriber.close()
+    log_line("INFO", f"stopped listening on {subscription}")
+    return 0
+
+
+def _callback(settings: Callable[[], Settings]) -> Callable[[Any], None]:
+    def on_message(message: Any) -> None:
+        if handle(lambda: parse_event(message.data), settings):
+            message.ack()
+        else:
+            message.nack()
+
+    return on_message
