@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -143,30 +144,50 @@ def wait_for_port(port: int, timeout: float = 30) -> None:
     raise TimeoutError(f"nothing listens on port {port}")
 
 
+class GitDaemon:
+    """`git daemon` on a fixed loopback port, which a fault injector can stop and start."""
+
+    def __init__(self, root: Path, port: int) -> None:
+        self.root, self.port = root, port
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def url(self, bare: Path) -> str:
+        return f"git://127.0.0.1:{self.port}/{bare.relative_to(self.root)}"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [
+                "git",
+                "daemon",
+                "--export-all",
+                "--enable=receive-pack",
+                "--reuseaddr",
+                "--listen=127.0.0.1",
+                f"--port={self.port}",
+                f"--base-path={self.root}",
+                str(self.root),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        wait_for_port(self.port)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            # `git daemon` runs git-daemon as a child: stop the whole group, connections included.
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+            self.process = None
+
+
 @pytest.fixture
 def git_daemon(tmp_path: Path) -> Iterator[Callable[[Path], str]]:
     """Serve bare repos over git:// on loopback; returns a function giving a repo's URL."""
-    root = tmp_path
-    port = free_port()
-    daemon = subprocess.Popen(
-        [
-            "git",
-            "daemon",
-            "--export-all",
-            "--enable=receive-pack",
-            "--reuseaddr",
-            "--listen=127.0.0.1",
-            f"--port={port}",
-            f"--base-path={root}",
-            str(root),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    wait_for_port(port)
-    yield lambda bare: f"git://127.0.0.1:{port}/{bare.relative_to(root)}"
-    daemon.terminate()
-    daemon.wait(timeout=10)
+    daemon = GitDaemon(tmp_path, free_port())
+    daemon.start()
+    yield daemon.url
+    daemon.stop()
 
 
 class Server:

@@ -15,7 +15,7 @@ import pytest
 
 from promoter.pubsub import ensure_subscription, publish
 
-from .conftest import build, count_commits, digest_of, free_port, show, wait_for_port
+from .conftest import GitDaemon, build, count_commits, digest_of, free_port, show
 
 pytestmark = pytest.mark.emulator
 
@@ -95,26 +95,13 @@ def test_transient_failure_is_nacked_and_delivered_again(emulator, make_config_r
     publish(topic, json.dumps(build(digest=digest_of("later"))).encode())
     wait_until(lambda: "retry" in outcomes(log))
 
-    daemon = subprocess.Popen(
-        [
-            "git",
-            "daemon",
-            "--export-all",
-            "--enable=receive-pack",
-            "--reuseaddr",
-            "--listen=127.0.0.1",
-            f"--port={port}",
-            f"--base-path={remote.parent}",
-            str(remote.parent),
-        ],
-    )
+    daemon = GitDaemon(remote.parent, port)
     try:
-        wait_for_port(port)
+        daemon.start()
         wait_until(lambda: "promoted" in outcomes(log), timeout=60)
     finally:
         worker.send_signal(signal.SIGINT)
         worker.wait(timeout=30)
-        daemon.terminate()
-        daemon.wait(timeout=10)
+        daemon.stop()
     assert digest_of("later") in show(remote, "clusters/dev/kustomization.yaml")
     assert worker.returncode == 0

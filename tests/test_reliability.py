@@ -1,0 +1,218 @@
+"""Reliability: duplicates, disorder and faults at concurrency, checked on the remote alone.
+
+Invariants (asserted after every scenario, from the remote's history and reflog):
+- each image's final digest is its newest build's (by createTime, ties by build id);
+- no commit moves a target to an older build; no build is committed twice for a target;
+- history is linear and every update of the branch was a fast-forward.
+
+CI runs a small size; `PROMOTER_RELIABILITY=long` runs the size docs/RELIABILITY.md reports.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from typing import Any
+
+import requests
+
+from . import reliability
+from .conftest import GitDaemon, free_port
+
+LONG = os.environ.get("PROMOTER_RELIABILITY") == "long"
+IMAGES, PER_IMAGE, PROCESSES = (40, 8, 8) if LONG else (12, 4, 8)
+
+
+def report(name: str, figures: dict[str, Any]) -> None:
+    print(f"\n{name}: {json.dumps(figures)}")
+    out = os.environ.get("PROMOTER_RELIABILITY_REPORT")
+    if out:
+        with open(out, "a") as handle:
+            handle.write(json.dumps({"scenario": name, **figures}) + "\n")
+
+
+def drain(
+    work: queue.Queue[dict[str, Any]], deliver, workers: int, deadline: float
+) -> Counter[str]:
+    """Deliver until the queue is empty; a failed delivery goes back in (as Pub/Sub would)."""
+    counts: Counter[str] = Counter()
+    lock = threading.Lock()
+
+    def run(index: int) -> None:
+        while time.monotonic() < deadline:
+            try:
+                body = work.get(timeout=0.5)
+            except queue.Empty:
+                if work.unfinished_tasks == 0:
+                    return
+                continue
+            outcome = deliver(index, body)
+            with lock:
+                counts[outcome] += 1
+            if outcome in ("retry", "killed"):
+                work.put(body)
+            work.task_done()
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert work.unfinished_tasks == 0, f"deliveries left after the deadline: {counts}"
+    return counts
+
+
+def test_duplicates_and_disorder_across_function_servers(tmp_path, function_server):
+    rng = random.Random(20261127)
+    daemon = GitDaemon(tmp_path, free_port())
+    remote = reliability.config_repo(tmp_path, IMAGES)
+    daemon.start()
+    try:
+        servers = [function_server(daemon.url(remote)) for _ in range(PROCESSES)]
+        made = reliability.builds(IMAGES, PER_IMAGE, rng)
+        work: queue.Queue[dict[str, Any]] = queue.Queue()
+        for body in reliability.deliveries(made, rng):
+            work.put(body)
+        delivered = work.qsize()
+
+        def deliver(index: int, body: dict[str, Any]) -> str:
+            envelope = {"message": _message(body), "subscription": "projects/p/subscriptions/s"}
+            response = requests.post(servers[index].url, json=envelope, timeout=120)
+            return "ok" if response.status_code == 200 else "retry"
+
+        started = time.monotonic()
+        counts = drain(work, deliver, PROCESSES, started + (900 if LONG else 240))
+        elapsed = time.monotonic() - started
+        outcomes = Counter(
+            line["outcome"] for s in servers for line in s.log_lines() if "outcome" in line
+        )
+    finally:
+        daemon.stop()
+    found = reliability.check(remote, made)
+    report(
+        "duplicates-and-disorder",
+        {
+            "builds": len(made),
+            "deliveries": delivered,
+            "processes": PROCESSES,
+            "seconds": round(elapsed, 1),
+            "outcomes": dict(outcomes),
+            "redeliveries": counts["retry"],
+            **found.summary(),
+        },
+    )
+    assert found.clean, found
+    assert outcomes["promoted"] == found.commits - 1  # every commit but the seed is one promotion
+
+
+def test_faults_remote_outages_and_killed_processes(tmp_path):
+    rng = random.Random(7)
+    daemon = GitDaemon(tmp_path, free_port())
+    remote = reliability.config_repo(tmp_path, IMAGES)
+    daemon.start()
+    url = daemon.url(remote)
+    made = reliability.builds(IMAGES, PER_IMAGE, rng)
+    work: queue.Queue[dict[str, Any]] = queue.Queue()
+    for body in reliability.deliveries(made, rng):
+        work.put(body)
+    delivered = work.qsize()
+    faults = Counter()
+    stop_chaos = threading.Event()
+
+    def chaos() -> None:
+        # The remote goes away for stretches while promotions run.
+        while not stop_chaos.wait(rng.uniform(1.0, 2.5)):
+            daemon.stop()
+            faults["remote-outages"] += 1
+            time.sleep(rng.uniform(0.2, 0.8))
+            daemon.start()
+
+    def deliver(index: int, body: dict[str, Any]) -> str:
+        # Each worker is one instance: one workspace, reused after every kill.
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "promoter",
+                "promote",
+                "--event",
+                "-",
+                "--repo",
+                url,
+                "--workdir",
+                str(tmp_path / f"instance-{index}"),
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        killer = None
+        if rng.random() < 0.3:
+            killer = threading.Timer(rng.uniform(0.05, 0.6), _kill, args=(process,))
+            killer.start()
+        out, err = process.communicate(json.dumps(body), timeout=120)
+        if killer is not None:
+            killer.cancel()
+        if process.returncode == -signal.SIGKILL:
+            faults["kills"] += 1
+            return "killed"
+        if process.returncode == 75:
+            return "retry"
+        assert process.returncode == 0, err
+        assert "Traceback" not in err
+        return json.loads(out)["outcome"]
+
+    chaos_thread = threading.Thread(target=chaos)
+    chaos_thread.start()
+    started = time.monotonic()
+    try:
+        counts = drain(work, deliver, PROCESSES, started + (1500 if LONG else 300))
+    finally:
+        stop_chaos.set()
+        chaos_thread.join()
+    elapsed = time.monotonic() - started
+    if daemon.process is None:
+        daemon.start()
+    daemon.stop()
+    found = reliability.check(remote, made)
+    report(
+        "faults",
+        {
+            "builds": len(made),
+            "deliveries": delivered,
+            "processes": PROCESSES,
+            "seconds": round(elapsed, 1),
+            "outcomes": dict(counts),
+            **dict(faults),
+            **found.summary(),
+        },
+    )
+    assert found.clean, found
+    assert faults["kills"] > 0 and faults["remote-outages"] > 0
+    for workspace in tmp_path.glob("instance-*/*"):
+        if workspace.is_dir():
+            subprocess.run(
+                ["git", "--git-dir", str(workspace), "fsck", "--connectivity-only"],
+                check=True,
+                capture_output=True,
+            )
+
+
+def _kill(process: subprocess.Popen[str]) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGKILL)
+
+
+def _message(body: dict[str, Any]) -> dict[str, Any]:
+    import base64
+
+    return {"data": base64.b64encode(json.dumps(body).encode()).decode(), "messageId": "1"}
