@@ -26,7 +26,6 @@ from promoter.gittree import rewrite_tree
 from promoter.remote import Remote
 
 TIP_REF = "refs/promoter/tip"
-MAX_FILE_BYTES = 4 * 1024 * 1024
 YAML_PATHSPECS = ("*.yaml", "*.yml")
 _REGULAR = ("100644", "100755")
 _NETWORK_HINTS = (
@@ -125,7 +124,7 @@ class Workspace:
             index.advance(tip, changed, lambda path: self._read_path(tip, path))
         paths = index.lookup(needles, lambda needle: self._grep(tip, needle))
         index.save(index_file)
-        return [b for b in self.blobs(tip, paths) if b.size <= MAX_FILE_BYTES]
+        return self.blobs(tip, paths)
 
     def _grep(self, tip: str, needle: str) -> set[str]:
         status, out, _ = self._run(

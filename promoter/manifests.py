@@ -117,8 +117,8 @@ def _locate(text: str, repositories: Collection[str], path: str) -> list[_Found]
         fields = _scalar_fields(doc, path)
         if "apiVersion" in fields and "kind" in fields:
             found += _container_sites(doc, repositories, path)
-        kind = fields["kind"][1].value if "kind" in fields else None
-        if kustomization or kind in _KUSTOMIZATION_KINDS:
+        kind = fields.get("kind", (None, None))[1]
+        if kustomization or (isinstance(kind, ScalarNode) and kind.value in _KUSTOMIZATION_KINDS):
             found += _kustomize_sites(doc, repositories, path)
     unique = {id(f.scalar): f for f in found}  # an alias can reach one scalar twice
     return sorted(unique.values(), key=lambda f: f.scalar.start_mark.index)
@@ -130,13 +130,13 @@ def _compose(text: str, path: str) -> list[Node]:
     except MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         line = mark.line + 1 if mark is not None else 1
-        reason = err.problem or err.context or "not valid YAML"
+        reason = " ".join(str(err.problem or err.context or "not valid YAML").split())
         raise ManifestError(f"{path}: line {line}: {reason}") from err
     except ReaderError as err:
         line = text.count("\n", 0, err.position) + 1
         raise ManifestError(f"{path}: line {line}: {err.reason} ({err.character!r})") from err
     except YAMLError as err:
-        raise ManifestError(f"{path}: line 1: not valid YAML ({err})") from err
+        raise ManifestError(f"{path}: line 1: not valid YAML ({type(err).__name__})") from err
     except RecursionError as err:
         raise ManifestError(f"{path}: line 1: nested too deeply") from err
 
@@ -162,7 +162,8 @@ def _container_sites(doc: MappingNode, repositories: Collection[str], path: str)
         elif site is not None:
             aliases.append((key, image))
     for key, image in aliases:
-        if id(image) not in found:  # its anchor is not a container's image: editing it would be
+        # Its anchor is not a container's image: editing it there would change another value.
+        if id(image) not in found:
             raise _error(path, key, "the image is an alias of a value outside any container")
     return list(found.values())
 

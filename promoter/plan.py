@@ -78,7 +78,7 @@ def _edit(event: BuildEvent, wanted: _Wanted, files: Mapping[str, str], ledger: 
         if file_changes:
             new_files[path] = text
             changes += [FileChange(path, c.repository, c.old, c.new) for c in file_changes]
-    note = f"; skipped {'; '.join(skipped)}" if skipped else ""
+    note = "".join(f"; skipped {reason}" for reason in skipped)
     if not found:
         names = ", ".join(sorted(wanted))
         return Plan("ignored", f"no manifest references {names}{note}")

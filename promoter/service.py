@@ -17,6 +17,8 @@ from promoter.plan import Outcome, Plan, plan
 from promoter.policy import Policy
 from promoter.settings import Settings
 
+# A manifest is kilobytes; a file this large is a mistake or an attack, and is skipped.
+MAX_MANIFEST_BYTES = 4 * 2**20
 _BACKOFF_BASE = 0.05
 _BACKOFF_CAP = 2.0
 
@@ -62,7 +64,7 @@ def _attempt(event: BuildEvent, settings: Settings, attempt: int) -> Result:
     with Workspace.open(settings.workdir, settings.remote) as workspace:
         tip = workspace.fetch()
         decided, unreadable = _plan_at(workspace, tip, event, settings)
-        reason = decided.reason + "".join(f"; skipped {path}: not UTF-8" for path in unreadable)
+        reason = decided.reason + "".join(f"; skipped {note}" for note in unreadable)
         if decided.outcome != "promoted" or settings.dry_run:
             return Result(decided.outcome, reason, None, decided.changes, attempt)
         message = commit_message(event, decided.changes, skip_ci=settings.skip_ci)
@@ -87,10 +89,13 @@ def _plan_at(
     for blob in workspace.yaml_files_naming(tip, {i.repository for i in event.images}):
         if blob.path in own:
             continue
+        if blob.size > MAX_MANIFEST_BYTES:
+            unreadable.append(f"{blob.path}: larger than {MAX_MANIFEST_BYTES // 2**20} MiB")
+            continue
         try:
             files[blob.path] = workspace.read(blob).decode("utf-8")
         except UnicodeDecodeError:
-            unreadable.append(blob.path)
+            unreadable.append(f"{blob.path}: not UTF-8")
     policy_text = texts[settings.policy_path]
     policy = Policy.from_yaml(policy_text, path=settings.policy_path) if policy_text else Policy()
     ledger = Ledger.from_text(texts[ledger_file.PATH])

@@ -145,3 +145,68 @@ def test_https_certificates_are_verified_before_any_token_is_sent(
     assert done.returncode == 75
     assert "certificate" in done.stderr.lower()
     assert seen == []  # the handshake failed: no request, so no credentials, reached the server
+
+
+ERROR_URLS = [
+    pytest.param("http://127.0.0.1:{closed}/config.git", id="unreachable-loopback"),
+    pytest.param("https://127.0.0.1:{closed}/config.git", id="unreachable-https"),
+    pytest.param(f"https://x-access-token:{TOKEN}@127.0.0.1:{{closed}}/c.git", id="token-in-url"),
+    pytest.param("https://[::1/broken", id="malformed-url"),
+    pytest.param("ftp://127.0.0.1/config.git", id="unsupported-scheme"),
+]
+
+
+@pytest.mark.parametrize("template", ERROR_URLS)
+def test_token_appears_nowhere_on_error_paths(template, workdir, tmp_path, function_server):
+    from .conftest import free_port
+
+    url = template.format(closed=free_port())
+    env = {**os.environ, "PROMOTER_GIT_TOKEN": TOKEN}
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "promoter",
+            "promote",
+            "--event",
+            "-",
+            "--repo",
+            url,
+            "--workdir",
+            str(workdir),
+        ],
+        input=json.dumps(build()),
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert done.returncode in (2, 75), done.stderr
+    assert TOKEN not in done.stdout + done.stderr
+
+    server = function_server(url, PROMOTER_GIT_TOKEN=TOKEN)
+    from .test_function import post_binary
+
+    post_binary(server.url, build())
+    assert TOKEN not in server.log.read_text()
+    for path in files_under(workdir) + files_under(tmp_path / "fw"):
+        assert TOKEN.encode() not in path.read_bytes(), path
+
+
+def test_token_is_not_in_exception_text(tmp_path):
+    from promoter.errors import PromoterError
+    from promoter.events import from_envelope
+    from promoter.service import promote
+    from promoter.settings import Settings
+
+    from .conftest import free_port
+
+    settings = Settings.build(
+        repo=f"http://127.0.0.1:{free_port()}/c.git",
+        workdir=str(tmp_path),
+        environ={"PROMOTER_GIT_TOKEN": TOKEN},
+    )
+    with pytest.raises(PromoterError) as raised:
+        promote(from_envelope(build()), settings)
+    assert TOKEN not in str(raised.value) and TOKEN not in repr(raised.value)
+    assert TOKEN not in repr(settings)

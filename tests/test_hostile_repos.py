@@ -1,0 +1,159 @@
+"""Hostile config repos: the promoter refuses or skips what it must not touch, in bounded time
+and memory, and never writes outside the repo.
+
+Bounds asserted here (one CLI process, 2-core machine): under 20 s and under 300 MB peak RSS
+for a repo holding a 30 MB manifest, an alias bomb and every other hostile file below.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from .conftest import WEB, build, digest_of, git, show
+
+DEPLOYMENT = Path(__file__).parent / "data/configrepo/clusters/prod/deployment.yaml"
+BOMB = f"""apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: lol
+data:
+  a: &a ["{WEB}", "{WEB}", "{WEB}", "{WEB}", "{WEB}", "{WEB}", "{WEB}", "{WEB}", "{WEB}"]
+  b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]
+  c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]
+  d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]
+  e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]
+  f: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e]
+  g: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f]
+  h: &h [*g, *g, *g, *g, *g, *g, *g, *g, *g]
+  i: &i [*h, *h, *h, *h, *h, *h, *h, *h, *h]
+"""
+CONTAINER = f"""apiVersion: v1
+kind: Pod
+metadata:
+  name: x
+spec:
+  containers:
+    - name: x
+      image: {WEB}:1.0
+"""
+
+
+def hostile_repo(tmp_path: Path, outside: Path) -> Path:
+    work = tmp_path / "seed"
+    (work / "clusters").mkdir(parents=True)
+    (work / "clusters/good.yaml").write_text(DEPLOYMENT.read_text())
+    (work / "clusters/bomb.yaml").write_text(BOMB)
+    (work / "clusters/huge.yaml").write_text(CONTAINER + "# pad\n" * 5_000_000)  # 30 MB
+    (work / "clusters/dupkeys.yaml").write_text(CONTAINER + "      image: other\n")
+    (work / "clusters/tabs.yaml").write_text(CONTAINER.replace("    - name: x", "\t- name: x"))
+    (work / "clusters/latin1.yaml").write_bytes(CONTAINER.encode() + b"# caf\xe9\n")
+    (work / "clusters/escape.yaml").symlink_to(outside)
+    (work / f"clusters/{WEB.replace('/', '_')}.yaml").symlink_to(f"../../{outside.name}")
+    git("init", "-q", "-b", "main", cwd=work)
+    git("add", "-A", cwd=work)
+    git("commit", "-q", "-m", "Seed", cwd=work)
+    git("clone", "-q", "--bare", work, tmp_path / "remote.git")
+    return tmp_path / "remote.git"
+
+
+def test_hostile_files_are_skipped_with_reasons_and_bounded(tmp_path: Path) -> None:
+    outside = tmp_path / "outside.yaml"
+    outside.write_text(CONTAINER)
+    remote = hostile_repo(tmp_path, outside)
+    started = time.monotonic()
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "promoter",
+            "promote",
+            "--event",
+            "-",
+            "--repo",
+            str(remote),
+            "--workdir",
+            str(tmp_path / "work"),
+        ],
+        input=json.dumps(build(digest=digest_of("hostile"))),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    elapsed = time.monotonic() - started
+    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["outcome"] == "promoted"
+    assert [c["path"] for c in result["changes"]] == ["clusters/good.yaml"]
+    reason = result["reason"]
+    for name, why in [
+        ("huge.yaml", "larger than"),
+        ("latin1.yaml", "not UTF-8"),
+        ("dupkeys.yaml", "duplicate key"),
+        ("tabs.yaml", "tabs.yaml: line"),
+    ]:
+        assert f"clusters/{name}" in reason and why in reason, (name, reason)
+    assert "escape.yaml" not in reason  # a symlink is never read, so never reported
+    assert outside.read_text() == CONTAINER  # nothing written through the link
+    assert git("--git-dir", remote, "ls-tree", "main", "clusters/escape.yaml").startswith("120000")
+    assert show(remote, "clusters/bomb.yaml") == BOMB.rstrip("\n")
+    assert elapsed < 20 and peak_mb < 300, (elapsed, peak_mb)
+
+
+def test_policy_paths_that_escape_are_refused(tmp_path: Path, make_config_repo) -> None:
+    remote = make_config_repo(
+        {"promoter.yaml": f"images:\n  - repository: {WEB}\n    paths: ['../../**']\n"}
+    )
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "promoter",
+            "promote",
+            "--event",
+            "-",
+            "--repo",
+            str(remote),
+            "--workdir",
+            str(tmp_path / "work"),
+        ],
+        input=json.dumps(build()),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2
+    assert "promoter.yaml" in done.stderr and "inside the repo" in done.stderr
+
+
+def test_policy_path_option_cannot_leave_the_repo(tmp_path: Path, make_config_repo) -> None:
+    for policy in ["../promoter.yaml", "/etc/passwd"]:
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "promoter",
+                "promote",
+                "--event",
+                "-",
+                "--repo",
+                str(make_config_repo()),
+                "--workdir",
+                str(tmp_path / "w"),
+                "--policy",
+                policy,
+            ],
+            input=json.dumps(build()),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**os.environ},
+        )
+        assert done.returncode == 2 and "policy" in done.stderr
