@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -28,8 +28,19 @@ class Plan:
     changes: tuple[FileChange, ...] = ()
 
 
-def plan(event: BuildEvent, *, policy: Policy, files: Mapping[str, str], ledger: Ledger) -> Plan:
-    """Turn `event` into edits of `files` (candidate manifests, path -> text)."""
+def plan(
+    event: BuildEvent,
+    *,
+    policy: Policy,
+    files: Mapping[str, str],
+    ledger: Ledger,
+    rolled_back: Collection[str] = (),
+) -> Plan:
+    """Turn `event` into edits of `files` (candidate manifests, path -> text).
+
+    `rolled_back` names the files this very build was promoted into before: it is not written
+    there again, so that reverting a promotion sticks when its message is delivered again.
+    """
     if not event.promotable:
         return Plan("ignored", f"build status is {event.status}, only SUCCESS promotes")
     if not event.images:
@@ -40,7 +51,7 @@ def plan(event: BuildEvent, *, policy: Policy, files: Mapping[str, str], ledger:
         return Plan(
             "ignored", f"promoter.yaml promotes none of the build's images from branch {branch}"
         )
-    return _edit(event, wanted, files, ledger)
+    return _edit(event, wanted, files, ledger, frozenset(rolled_back))
 
 
 _Wanted = dict[str, tuple[ImageRef, tuple[ImageRule, ...] | None]]
@@ -55,10 +66,16 @@ def _wanted(event: BuildEvent, policy: Policy) -> _Wanted:
     return wanted
 
 
-def _edit(event: BuildEvent, wanted: _Wanted, files: Mapping[str, str], ledger: Ledger) -> Plan:
+def _edit(
+    event: BuildEvent,
+    wanted: _Wanted,
+    files: Mapping[str, str],
+    ledger: Ledger,
+    rolled_back: frozenset[str],
+) -> Plan:
     new_files: dict[str, str] = {}
     changes: list[FileChange] = []
-    found, skipped = False, []
+    found, skipped, kept = False, [], []
     for path in sorted(files):
         images = _images_for(path, wanted)
         if not images:
@@ -75,10 +92,14 @@ def _edit(event: BuildEvent, wanted: _Wanted, files: Mapping[str, str], ledger: 
             skipped.append(str(err))
             continue
         found = found or bool(sites)
-        if file_changes:
+        if file_changes and path in rolled_back:
+            kept.append(path)
+        elif file_changes:
             new_files[path] = text
             changes += [FileChange(path, c.repository, c.old, c.new) for c in file_changes]
     note = "".join(f"; skipped {reason}" for reason in skipped)
+    if kept:
+        note += f"; kept the rollback of build {event.build_id} in {', '.join(kept)}"
     if not found:
         names = ", ".join(sorted(wanted))
         return Plan("ignored", f"no manifest references {names}{note}")

@@ -98,3 +98,25 @@ def test_ledger_written_by_plan_is_sorted_json_lines():
     lines = decided.files[ledger_file.PATH].splitlines()
     keys = [(json.loads(line)["path"], json.loads(line)["repository"]) for line in lines]
     assert keys == sorted(keys) and len(keys) == 3
+
+
+def test_a_rolled_back_build_is_not_written_again_where_it_was_reverted():
+    event = from_envelope(build(digest=digest_of("reverted")))
+    decided = plan(
+        event,
+        policy=Policy(),
+        files=dict(FILES),
+        ledger=Ledger({}),
+        rolled_back={"clusters/prod/deployment.yaml"},
+    )
+    assert decided.outcome == "promoted"
+    assert "clusters/prod/deployment.yaml" not in decided.files
+    assert (
+        "kept the rollback" in decided.reason and "clusters/prod/deployment.yaml" in decided.reason
+    )
+
+    everywhere = set(FILES)
+    decided = plan(
+        event, policy=Policy(), files=dict(FILES), ledger=Ledger({}), rolled_back=everywhere
+    )
+    assert decided.outcome == "unchanged" and decided.files == {}
