@@ -98,10 +98,49 @@ class Workspace:
                 workspace._repo.close()
 
     def fetch(self) -> str:
-        """Fetch the branch tip (depth 1) and return its commit id."""
+        """Fetch the branch tip and return its commit id.
+
+        A new workspace takes one commit (depth 1); later fetches add only the new commits, so
+        the history since the workspace was made stays local and connected.
+        """
+        self._fetch(*([] if self._has_tip() else ["--depth=1"]))
+        return self._git("rev-parse", TIP_REF)
+
+    def commits_of_build(self, tip: str, build_id: str, *, since: int) -> set[str]:
+        """Files changed by commits of `tip` whose Build-Id trailer is `build_id`.
+
+        `since` (epoch seconds) bounds the search: no build is promoted before it was created.
+        History back to then is fetched first where the workspace does not have it.
+        """
+        self._deepen(tip, since)
+        out = self._git(
+            "log",
+            f"--since=@{since}",
+            "--format=",
+            "--name-only",
+            f"--grep=^Build-Id: {build_id}$",
+            tip,
+        )
+        return {path for path in out.splitlines() if path}
+
+    def _deepen(self, tip: str, since: int) -> None:
+        shallow_file = self.path / "shallow"
+        if not shallow_file.exists():
+            return
+        boundary = set(shallow_file.read_text().split())
+        if boundary & set(self._git("rev-list", f"--since=@{since}", tip).split()):
+            self._fetch(f"--shallow-since=@{since}")
+
+    def _has_tip(self) -> bool:
+        packed = self.path / "packed-refs"
+        return (self.path / TIP_REF).exists() or (
+            packed.exists() and f" {TIP_REF}\n" in packed.read_text()
+        )
+
+    def _fetch(self, *options: str) -> None:
         refspec = f"+refs/heads/{self.remote.branch}:{TIP_REF}"
         try:
-            self._git("fetch", "--depth=1", "--no-tags", "--quiet", self.remote.url, refspec)
+            self._git("fetch", *options, "--no-tags", "--quiet", self.remote.url, refspec)
         except GitCommandError as err:
             stderr = str(err.stderr).lower()
             if "couldn't find remote ref" in stderr:
@@ -111,7 +150,6 @@ class Workspace:
             if not any(hint in stderr for hint in _NETWORK_HINTS):
                 _reset(self.path)  # an unexpected failure: start from a clean clone next time
             raise self._unavailable("fetch", err) from None
-        return self._git("rev-parse", TIP_REF)
 
     def yaml_files_naming(self, tip: str, needles: Collection[str]) -> list[Blob]:
         """Regular YAML files of `tip` whose text contains any of `needles`."""

@@ -19,6 +19,8 @@ from promoter.settings import Settings
 
 # A manifest is kilobytes; a file this large is a mistake or an attack, and is skipped.
 MAX_MANIFEST_BYTES = 4 * 2**20
+# Cloud Build's clock and the git host's may disagree; search history this much further back.
+CLOCK_SKEW_SECONDS = 3600
 _BACKOFF_BASE = 0.05
 _BACKOFF_CAP = 2.0
 
@@ -99,4 +101,18 @@ def _plan_at(
     policy_text = texts[settings.policy_path]
     policy = Policy.from_yaml(policy_text, path=settings.policy_path) if policy_text else Policy()
     ledger = Ledger.from_text(texts[ledger_file.PATH])
-    return plan(event, policy=policy, files=files, ledger=ledger), unreadable
+    decided = plan(event, policy=policy, files=files, ledger=ledger)
+    if decided.outcome == "promoted":
+        rolled_back = _rolled_back(workspace, tip, event)
+        if rolled_back:
+            decided = plan(
+                event, policy=policy, files=files, ledger=ledger, rolled_back=rolled_back
+            )
+    return decided, unreadable
+
+
+def _rolled_back(workspace: Workspace, tip: str, event: BuildEvent) -> set[str]:
+    """Files this build was committed to before: if it would write them again, a revert undid it."""
+    assert event.create_time is not None
+    since = event.create_time.seconds - CLOCK_SKEW_SECONDS
+    return workspace.commits_of_build(tip, event.build_id, since=since)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -176,7 +177,8 @@ class GitDaemon:
     def stop(self) -> None:
         if self.process is not None:
             # `git daemon` runs git-daemon as a child: stop the whole group, connections included.
-            os.killpg(self.process.pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(timeout=10)
             self.process = None
 

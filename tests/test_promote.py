@@ -362,3 +362,29 @@ def test_files_added_or_removed_between_events_are_seen(make_config_repo, workdi
         "clusters/dev/kustomization.yaml",
     }
     assert digest_of("qa") in show(remote, "clusters/qa/deployment.yaml")
+
+
+def test_a_reverted_promotion_stays_reverted_when_the_build_is_delivered_again(
+    make_config_repo, workdir, tmp_path
+):
+    remote = make_config_repo()
+    # A fresh workspace on a repo with history, as a new instance would start.
+    first = build(create_time="2026-03-02T09:00:00Z", digest=digest_of("good"))
+    bad = build(create_time="2026-03-02T09:05:00Z", digest=digest_of("bad"))
+    cli_promote(first, remote, tmp_path / "instance-a")
+    _, result, _ = cli_promote(bad, remote, tmp_path / "instance-a")
+    clone = tmp_path / "human"
+    git("clone", "-q", remote, clone)
+    git("revert", "--no-edit", result["commit"], cwd=clone)
+    git("push", "-q", "origin", "HEAD:main", cwd=clone)
+
+    for instance in ("instance-a", "instance-b"):  # warm, and new with a depth-1 start
+        code, again, _ = cli_promote(bad, remote, tmp_path / instance)
+        assert (code, again["outcome"], again["commit"]) == (0, "unchanged", None)
+        assert "kept the rollback" in again["reason"]
+    assert digest_of("good") in show(remote, "clusters/prod/deployment.yaml")
+
+    newer = build(create_time="2026-03-02T09:10:00Z", digest=digest_of("fixed"))
+    _, result, _ = cli_promote(newer, remote, tmp_path / "instance-b")
+    assert result["outcome"] == "promoted"
+    assert digest_of("fixed") in show(remote, "clusters/prod/deployment.yaml")
