@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 from pathlib import Path
 
-TARGET = "europe-west1-docker.pkg.dev/bench/apps/web"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+REGISTRY = "europe-west1-docker.pkg.dev/bench/apps"
+TARGET = f"{REGISTRY}/web"
 TARGET_PATH = "clusters/dev/web/deployment.yaml"
 
 _MANIFEST = """apiVersion: apps/v1
@@ -45,19 +48,46 @@ def build_repo(root: Path, *, files: int, commits: int) -> Path:
 
     first = [(TARGET_PATH, _MANIFEST.format(name="web", image=TARGET))]
     for i in range(files - 1):
-        name = f"svc-{i}"
-        path = f"clusters/{['dev', 'staging', 'prod'][i % 3]}/{name}/deployment.yaml"
-        image = f"europe-west1-docker.pkg.dev/bench/apps/{name}"
-        first.append((path, _MANIFEST.format(name=name, image=image)))
+        first.append((service_path(i), _service_manifest(i)))
     commit(0, first)
     for n in range(1, commits):
         i = n % max(1, files - 1)
-        path = f"clusters/{['dev', 'staging', 'prod'][i % 3]}/svc-{i}/deployment.yaml"
-        image = f"europe-west1-docker.pkg.dev/bench/apps/svc-{i}"
-        text = _MANIFEST.format(name=f"svc-{i}", image=image).replace("1.0.0", f"1.0.{n}")
-        commit(n, [(path, text)])
+        commit(n, [(service_path(i), _service_manifest(i).replace("1.0.0", f"1.0.{n}"))])
     subprocess.run(
         ["git", "--git-dir", str(bare), "fast-import", "--quiet"], input=bytes(stream), check=True
     )
     subprocess.run(["git", "--git-dir", str(bare), "gc", "-q"], check=True)
     return bare
+
+
+def _service_manifest(i: int) -> str:
+    return _MANIFEST.format(name=f"svc-{i:04d}", image=service_image(i))
+
+
+def service_image(i: int) -> str:
+    """The image repository of the i-th generated service."""
+    return f"{REGISTRY}/svc-{i:04d}"
+
+
+def service_path(i: int) -> str:
+    """The manifest of the i-th generated service (the only file naming its image)."""
+    return f"clusters/{['dev', 'staging', 'prod'][i % 3]}/svc-{i:04d}/deployment.yaml"
+
+
+def fresh_copy(remote: Path, into: Path) -> Path:
+    """A private copy of a generated repo, so scenarios do not share history."""
+    into.mkdir(parents=True, exist_ok=True)
+    copy = into / remote.name
+    shutil.copytree(remote, copy)
+    return copy
+
+
+def tip(bare: Path, branch: str = "main") -> str:
+    """The branch's commit id in a bare repo, read as git itself would."""
+    done = subprocess.run(
+        ["git", "--git-dir", str(bare), "rev-parse", branch],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return done.stdout.strip()

@@ -1,32 +1,79 @@
-"""Scenarios: the warm promoter, the git floor, and the fresh-clone approach, one cycle each."""
+"""Scenarios 1 and 2: the warm promoter, the git floor and a fresh clone per update, one cycle each.
+
+All three push to their own copy of the same generated repo over file://, and run in turn so
+that the machine's noise falls on each alike.
+"""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import tempfile
-import time
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
-from bench.repos import TARGET, TARGET_PATH
+from bench.repos import TARGET, TARGET_PATH, build_repo, fresh_copy
+from bench.stats import Figure, measure
 from promoter.events import from_envelope
 from promoter.service import promote
 from promoter.settings import Settings
 
 GIT_ID = ["-c", "user.name=bench", "-c", "user.email=bench@example.com"]
+WARMUP = 2
+BUILD_MINUTES = timedelta(minutes=10)
 
 
 class Clock:
-    """Monotonically newer build times, so every event promotes."""
+    """Build creation times that only move forward, so that every event promotes.
 
-    def __init__(self) -> None:
+    They start a few minutes ago, as a build's would: the promoter searches the history since
+    a build's creation for reverts of it, so the times decide how much history it reads.
+    """
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self.start = start or datetime.now(UTC) - BUILD_MINUTES
         self.n = 0
 
     def next(self) -> str:
         self.n += 1
-        return f"2030-01-01T00:{self.n // 60 % 60:02d}:{self.n % 60:02d}.{self.n:09d}Z"
+        when = self.start + timedelta(milliseconds=self.n)
+        return when.isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def build_body(image: str, clock: Clock) -> dict[str, Any]:
+    """A successful Build resource for `image` with a fresh id and digest."""
+    return {
+        "id": str(uuid.uuid4()),
+        "status": "SUCCESS",
+        "createTime": clock.next(),
+        "results": {
+            "images": [{"name": f"{image}:b{clock.n}", "digest": "sha256:" + uuid.uuid4().hex * 2}]
+        },
+    }
+
+
+def run_warm(root: Path, *, label: str, files: int, commits: int, runs: int) -> dict[str, Any]:
+    """Scenarios 1 and 2 on one generated repo: figures and the ratios of their medians."""
+    generated = build_repo(root, files=files, commits=commits)
+    cycles = {
+        "promoter": promoter_cycle(fresh_copy(generated, root / f"{label}-p"), root / f"{label}-w"),
+        "floor": floor_cycle(fresh_copy(generated, root / f"{label}-f"), root / f"{label}-c"),
+        "fresh_clone": fresh_clone_cycle(fresh_copy(generated, root / f"{label}-a")),
+    }
+    figures = measure(cycles, warmup=WARMUP, runs=runs)
+    return {
+        "files": files,
+        "commits": commits,
+        **{name: figure.to_json() for name, figure in figures.items()},
+        "promoter_over_floor": _ratio(figures["promoter"], figures["floor"]),
+        "fresh_clone_over_promoter": _ratio(figures["fresh_clone"], figures["promoter"]),
+    }
+
+
+def _ratio(a: Figure, b: Figure) -> float:
+    return a.median / b.median
 
 
 def promoter_cycle(remote: Path, workdir: Path) -> Callable[[], None]:
@@ -35,37 +82,28 @@ def promoter_cycle(remote: Path, workdir: Path) -> Callable[[], None]:
     clock = Clock()
 
     def cycle() -> None:
-        build_id = str(uuid.uuid4())
-        digest = "sha256:" + uuid.uuid4().hex * 2
-        body = {
-            "id": build_id,
-            "status": "SUCCESS",
-            "createTime": clock.next(),
-            "results": {"images": [{"name": f"{TARGET}:b{clock.n}", "digest": digest}]},
-        }
-        result = promote(from_envelope(body), settings)
+        result = promote(from_envelope(build_body(TARGET, clock)), settings)
         assert result.outcome == "promoted", result
 
     return cycle
 
 
 def floor_cycle(remote: Path, clone: Path) -> Callable[[], None]:
-    """The git binary alone on a warm clone: fetch --depth 1, edit one file, commit, push."""
-    subprocess.run(
-        ["git", "clone", "-q", "--depth", "1", "--branch", "main", f"file://{remote}", str(clone)],
-        check=True,
-    )
-    counter = iter(range(10**9))
+    """The git binary alone on a warm clone: fetch --depth 1, edit one file, commit, push.
 
-    def git(*args: str) -> None:
-        subprocess.run(["git", "-C", str(clone), *GIT_ID, *args], check=True)
+    `reset --hard FETCH_HEAD` puts the fetched tip in the work tree: without it the edit would
+    not be made on the tip whenever someone else had pushed.
+    """
+    _git("clone", "-q", "--depth", "1", "--branch", "main", f"file://{remote}", str(clone))
+    counter = iter(range(10**9))
+    git = ["-C", str(clone), *GIT_ID]
 
     def cycle() -> None:
-        git("fetch", "-q", "--depth", "1", "origin", "main")
-        git("reset", "-q", "--hard", "FETCH_HEAD")
+        _git(*git, "fetch", "-q", "--depth", "1", "origin", "main")
+        _git(*git, "reset", "-q", "--hard", "FETCH_HEAD")
         _edit(clone / TARGET_PATH, next(counter))
-        git("commit", "-q", "-am", "floor")
-        git("push", "-q", "origin", "HEAD:main")
+        _git(*git, "commit", "-q", "-am", "floor")
+        _git(*git, "push", "-q", "origin", "HEAD:main")
 
     return cycle
 
@@ -77,51 +115,19 @@ def fresh_clone_cycle(remote: Path) -> Callable[[], None]:
     def cycle() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             clone = Path(tmp) / "c"
-            subprocess.run(
-                [
-                    "git",
-                    "clone",
-                    "-q",
-                    "--depth",
-                    "1",
-                    "--branch",
-                    "main",
-                    f"file://{remote}",
-                    str(clone),
-                ],
-                check=True,
-            )
+            _git("clone", "-q", "--depth", "1", "--branch", "main", f"file://{remote}", str(clone))
             _edit(clone / TARGET_PATH, next(counter))
-            subprocess.run(
-                ["git", "-C", str(clone), *GIT_ID, "commit", "-q", "-am", "x"], check=True
-            )
-            subprocess.run(
-                ["git", "-C", str(clone), "push", "-q", "origin", "HEAD:main"], check=True
-            )
+            _git("-C", str(clone), *GIT_ID, "commit", "-q", "-am", "x")
+            _git("-C", str(clone), "push", "-q", "origin", "HEAD:main")
 
     return cycle
+
+
+def _git(*args: str) -> None:
+    subprocess.run(["git", *args], check=True)
 
 
 def _edit(path: Path, n: int) -> None:
     text = path.read_text()
     head, _, _ = text.partition(f"image: {TARGET}")
     path.write_text(f"{head}image: {TARGET}@sha256:{n:064x}  # promoted\n")
-
-
-def measure(cycle: Callable[[], None], *, warmup: int, runs: int) -> list[float]:
-    """Seconds per cycle after `warmup` unmeasured cycles."""
-    for _ in range(warmup):
-        cycle()
-    times = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        cycle()
-        times.append(time.perf_counter() - started)
-    return times
-
-
-def fresh_copy(remote: Path, into: Path) -> Path:
-    """A private copy of a generated repo, so scenarios do not share history."""
-    copy = into / remote.name
-    shutil.copytree(remote, copy)
-    return copy

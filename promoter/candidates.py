@@ -44,7 +44,7 @@ class CandidateIndex:
         """Move to `tip`; `changed` lists the paths changed since the old tip (None: unknown)."""
         if changed is None:
             self.paths = {}
-        else:
+        elif self.paths:  # with no needles kept there is nothing to re-search
             for path in changed:
                 text = read(path)
                 for needle, paths in self.paths.items():

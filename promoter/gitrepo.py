@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import os
+import re
 import shutil
 from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
@@ -18,7 +20,8 @@ from pathlib import Path
 
 from git import Repo
 from git.exc import GitCommandError
-from gitdb import IStream  # type: ignore[import-untyped]
+from git.refs.symbolic import SymbolicReference
+from gitdb import IStream, LooseObjectDB  # type: ignore[import-untyped]
 
 from promoter.candidates import CandidateIndex
 from promoter.errors import ConfigError, GitUnavailable, PushRejected
@@ -28,6 +31,10 @@ from promoter.remote import Remote
 TIP_REF = "refs/promoter/tip"
 YAML_PATHSPECS = ("*.yaml", "*.yml")
 _REGULAR = ("100644", "100755")
+_LOOSE_PER_FOLDER = (6700 + 255) // 256  # gc.auto's default, as `git gc --auto` samples it
+_PACK_LIMIT = 50  # gc.autoPackLimit's default
+_HISTORY_FILE = "promoter-history.json"  # since when history is complete, for which boundary
+_OBJECT_ID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 _NETWORK_HINTS = (
     "could not read from remote",
     "unable to access",
@@ -80,7 +87,13 @@ class Workspace:
         self.path = path
         self.remote = remote
         self._repo = Repo(path)
+        # Loose objects are read and written in-process: a git process per object costs more
+        # than the rest of a promotion's Python work.
+        self._loose = LooseObjectDB(str(path / "objects"))
         self._env = remote.git_env()
+        self._listed: dict[tuple[str, str], Blob | None] = {}  # (tip, path) -> what ls-tree said
+        self._index: CandidateIndex | None = None
+        self._made: dict[str, tuple[str, Mapping[str, bytes]]] = {}  # commit -> (parent, files)
 
     @classmethod
     @contextlib.contextmanager
@@ -97,14 +110,23 @@ class Workspace:
             finally:
                 workspace._repo.close()
 
-    def fetch(self) -> str:
+    def fetch(self, *, moved: bool = False) -> str:
         """Fetch the branch tip and return its commit id.
 
         A new workspace takes one commit (depth 1); later fetches add only the new commits, so
-        the history since the workspace was made stays local and connected.
+        the history since the workspace was made stays local and connected. `moved`: the caller
+        knows the branch moved since the last fetch (its push was rejected), so asking the remote
+        whether it did would be a wasted round trip.
         """
+        known = None if moved else self._local_tip()
+        if known is not None and self._remote_tip() == known:
+            # Already here (most often: our own last push). A fetch would transfer nothing yet
+            # still negotiate and check connectivity, at a cost that grows with the repo.
+            self._maintain()
+            return known
+        (self.path / "FETCH_HEAD").unlink(missing_ok=True)
         self._fetch(*([] if self._has_tip() else ["--depth=1"]))
-        return self._git("rev-parse", TIP_REF)
+        return self._fetched_tip() or self._git("rev-parse", TIP_REF)
 
     def commits_of_build(self, tip: str, build_id: str, *, since: int) -> set[str]:
         """Files changed by commits of `tip` whose Build-Id trailer is `build_id`.
@@ -127,9 +149,29 @@ class Workspace:
         shallow_file = self.path / "shallow"
         if not shallow_file.exists():
             return
-        boundary = set(shallow_file.read_text().split())
-        if boundary & set(self._git("rev-list", f"--since=@{since}", tip).split()):
+        shallow = shallow_file.read_text()
+        complete = self._complete_since(shallow)
+        if complete is not None and complete <= since:
+            return  # known complete back to then; fetches since added only whole commits
+        if set(shallow.split()) & set(self._git("rev-list", f"--since=@{since}", tip).split()):
             self._fetch(f"--shallow-since=@{since}")
+            shallow = shallow_file.read_text() if shallow_file.exists() else ""
+        (self.path / _HISTORY_FILE).write_text(json.dumps({"shallow": shallow, "since": since}))
+
+    def _complete_since(self, shallow: str) -> int | None:
+        """Since when the history is known to be here, for this shallow boundary (None: unknown).
+
+        Without it, a boundary inside the searched time (a new instance that started at a recent
+        tip) would have every promotion fetch the same history again for an hour.
+        """
+        try:
+            record = json.loads((self.path / _HISTORY_FILE).read_text())
+        except (OSError, ValueError):
+            return None
+        if not isinstance(record, dict) or record.get("shallow") != shallow:
+            return None
+        since = record.get("since")
+        return since if isinstance(since, int) else None
 
     def _has_tip(self) -> bool:
         packed = self.path / "packed-refs"
@@ -140,7 +182,9 @@ class Workspace:
     def _fetch(self, *options: str) -> None:
         refspec = f"+refs/heads/{self.remote.branch}:{TIP_REF}"
         try:
-            self._git("fetch", *options, "--no-tags", "--quiet", self.remote.url, refspec)
+            # --no-auto-gc: `_maintain` starts git's maintenance only when it has work to do.
+            args = ("fetch", *options, "--no-tags", "--no-auto-gc", "--quiet", self.remote.url)
+            self._git(*args, refspec)
         except GitCommandError as err:
             stderr = str(err.stderr).lower()
             if "couldn't find remote ref" in stderr:
@@ -150,19 +194,71 @@ class Workspace:
             if not any(hint in stderr for hint in _NETWORK_HINTS):
                 _reset(self.path)  # an unexpected failure: start from a clean clone next time
             raise self._unavailable("fetch", err) from None
+        self._maintain()
 
-    def yaml_files_naming(self, tip: str, needles: Collection[str]) -> list[Blob]:
-        """Regular YAML files of `tip` whose text contains any of `needles`."""
+    def _local_tip(self) -> str | None:
+        """The tip fetched (or pushed) last, read from the ref without a git process."""
+        try:
+            return SymbolicReference.dereference_recursive(self._repo, TIP_REF)
+        except (OSError, ValueError):
+            return None
+
+    def _remote_tip(self) -> str | None:
+        """The branch's commit id on the remote, asked without fetching (None: not known)."""
+        ref = f"refs/heads/{self.remote.branch}"
+        status, out, err = self._run("ls-remote", self.remote.url, ref)
+        if status != 0 and any(hint in err.lower() for hint in _NETWORK_HINTS):
+            raise GitUnavailable(f"git fetch from {self.remote.display} failed: {self._tail(err)}")
+        tips = [line.split("\t")[0] for line in out.splitlines() if line.endswith(f"\t{ref}")]
+        return tips[0] if status == 0 and tips else None  # else the fetch finds out what is wrong
+
+    def _maintain(self) -> None:
+        """Start `git gc --auto` when git's own tests say it has work to do."""
+        # Loose objects pile up (one of the 256 object folders, sampled) or packs do. Testing
+        # here saves the process a fetch starts every time to find out that it has nothing to do.
+        objects = self.path / "objects"
+        sample = objects / "17"
+        loose = len(os.listdir(sample)) if sample.is_dir() else 0
+        packs = sum(1 for _ in (objects / "pack").glob("*.pack"))
+        if loose > _LOOSE_PER_FOLDER or packs > _PACK_LIMIT:
+            self._run("gc", "--auto", "--quiet")
+
+    def _fetched_tip(self) -> str | None:
+        # fetch wrote the tip to FETCH_HEAD: reading it saves a `git rev-parse` per event.
+        try:
+            first = (self.path / "FETCH_HEAD").read_text().split("\t", 1)[0]
+        except (OSError, UnicodeDecodeError):
+            return None
+        return first if _OBJECT_ID.fullmatch(first) else None
+
+    def yaml_paths_naming(self, tip: str, needles: Collection[str]) -> set[str]:
+        """Paths of the regular YAML files of `tip` whose text contains any of `needles`."""
         if not needles:
-            return []
-        index_file = self.path / "promoter-candidates.json"
-        index = CandidateIndex.load(index_file)
+            return set()
+        index = self._index = CandidateIndex.load(self._index_file)
         if index.tip != tip:
             changed = self._changed_yaml(index.tip, tip) if index.tip else None
-            index.advance(tip, changed, lambda path: self._read_path(tip, path))
+            index.advance(tip, changed, lambda path: self._read_changed(changed, path))
         paths = index.lookup(needles, lambda needle: self._grep(tip, needle))
-        index.save(index_file)
-        return self.blobs(tip, paths)
+        index.save(self._index_file)
+        return paths
+
+    @property
+    def _index_file(self) -> Path:
+        return self.path / "promoter-candidates.json"
+
+    def _note_pushed(self, commit: str) -> None:
+        # The remote's tip is now `commit`, complete here: the next event starts from it without
+        # a fetch, and the index moves to it from what it changed, without a `git diff-tree`.
+        parent, files = self._made.get(commit, (None, {}))
+        if parent is None:
+            return
+        self._run("update-ref", TIP_REF, commit, parent)  # on failure the next event fetches
+        index = self._index
+        if index is not None and index.tip == parent:
+            yaml = [path for path in files if path.endswith((".yaml", ".yml"))]
+            index.advance(commit, yaml, files.get)
+            index.save(self._index_file)
 
     def _grep(self, tip: str, needle: str) -> set[str]:
         status, out, _ = self._run(
@@ -172,28 +268,42 @@ class Workspace:
             raise GitUnavailable(f"git grep failed in workspace {self.path}")
         return {entry.split(":", 1)[1] for entry in out.split("\0") if entry}
 
-    def _changed_yaml(self, old: str, new: str) -> list[str] | None:
-        status, out, _ = self._run("diff-tree", "-r", "-z", "--name-only", "--no-renames", old, new)
+    def _changed_yaml(self, old: str, new: str) -> dict[str, str | None] | None:
+        """YAML paths changed from `old` to `new`, each with its new regular blob's id (or None)."""
+        status, out, _ = self._run("diff-tree", "-r", "-z", "--no-renames", old, new)
         if status != 0:
             return None  # the old tip is gone (a fresh or pruned workspace): search everything
-        return [p for p in out.split("\0") if p.endswith((".yaml", ".yml"))]
+        # Raw output, two fields per file: ":<old mode> <new mode> <old id> <new id> <status>" and
+        # the path. The new id is the blob to search: no ls-tree per changed file.
+        fields = out.split("\0")
+        changed: dict[str, str | None] = {}
+        for meta, path in zip(fields[0::2], fields[1::2], strict=False):
+            if path.endswith((".yaml", ".yml")):
+                _, mode, _, sha, _ = meta.split(" ")
+                changed[path] = sha if mode in _REGULAR else None
+        return changed
 
-    def _read_path(self, tip: str, path: str) -> bytes | None:
-        blobs = self.blobs(tip, [path])
-        return self.read(blobs[0]) if blobs else None
+    def _read_changed(self, changed: Mapping[str, str | None] | None, path: str) -> bytes | None:
+        sha = (changed or {}).get(path)
+        return self._read_object(bytes.fromhex(sha)) if sha else None
 
     def blobs(self, tip: str, paths: Collection[str]) -> list[Blob]:
         """The regular files among `paths` in `tip` (symlinks and submodules are left out)."""
-        if not paths:
-            return []
+        wanted = [path for path in dict.fromkeys(paths) if (tip, path) not in self._listed]
+        if wanted:
+            self._list(tip, wanted)
+        return [blob for path in paths if (blob := self._listed[(tip, path)]) is not None]
+
+    def _list(self, tip: str, paths: list[str]) -> None:
+        # Remembered per (tip, path): one ls-tree serves planning and the commit's file modes.
+        self._listed.update(((tip, path), None) for path in paths)
         out = self._git("--literal-pathspecs", "ls-tree", "-l", "-z", tip, "--", *paths)
-        blobs = []
         for entry in filter(None, out.split("\0")):
             meta, path = entry.split("\t", 1)
             mode, kind, sha, size = meta.split()
-            if kind == "blob" and mode in _REGULAR:
-                blobs.append(Blob(path, mode, sha, int(size)))
-        return blobs
+            # A folder among `paths` also lists the requested files below it: keep only those.
+            if kind == "blob" and mode in _REGULAR and (tip, path) in self._listed:
+                self._listed[(tip, path)] = Blob(path, mode, sha, int(size))
 
     def read(self, blob: Blob) -> bytes:
         """The contents of `blob`."""
@@ -208,15 +318,25 @@ class Workspace:
             path: (modes.get(path, b"100644"), self._store(b"blob", data))
             for path, data in files.items()
         }
-        root = bytes.fromhex(self._git("rev-parse", f"{tip}^{{tree}}"))
-        tree = rewrite_tree(root, blobs, read=self._read_object, store=self._store)
-        return self._git("commit-tree", tree.hex(), "-p", tip, "-m", message, env=identity.env())
+        tree = rewrite_tree(self._root_tree(tip), blobs, read=self._read_object, store=self._store)
+        commit = self._git("commit-tree", tree.hex(), "-p", tip, "-m", message, env=identity.env())
+        self._made[commit] = (tip, files)
+        return commit
+
+    def _root_tree(self, commit: str) -> bytes:
+        # A commit object starts with "tree <id>": reading it saves a `git rev-parse`.
+        header = self._read_object(bytes.fromhex(commit)).split(b"\n", 1)[0]
+        kind, _, tree = header.partition(b" ")
+        if kind != b"tree" or not _OBJECT_ID.fullmatch(tree.decode("ascii", "replace")):
+            return bytes.fromhex(self._git("rev-parse", f"{commit}^{{tree}}"))
+        return bytes.fromhex(tree.decode())
 
     def push(self, commit: str) -> None:
         """Fast-forward the remote branch to `commit`; never forced."""
         dest = f"{commit}:refs/heads/{self.remote.branch}"
         status, out, err = self._run("push", "--porcelain", "--quiet", self.remote.url, dest)
         if status == 0:
+            self._note_pushed(commit)
             return
         text = f"{out}\n{err}".lower()
         if "[rejected]" in text or "cannot lock ref" in text or "failed to update ref" in text:
@@ -224,10 +344,13 @@ class Workspace:
         raise GitUnavailable(f"git push to {self.remote.display} failed: {self._tail(err)}")
 
     def _read_object(self, sha: bytes) -> bytes:
-        return bytes(self._repo.odb.stream(sha).read())
+        try:
+            return bytes(self._loose.stream(sha).read())
+        except Exception:  # packed, or unreadable here: git's own cat-file reads it (or says why)
+            return bytes(self._repo.odb.stream(sha).read())
 
     def _store(self, kind: bytes, data: bytes) -> bytes:
-        return bytes(self._repo.odb.store(IStream(kind, len(data), BytesIO(data))).binsha)
+        return bytes(self._loose.store(IStream(kind, len(data), BytesIO(data))).binsha)
 
     def _git(self, *args: str, env: Mapping[str, str] | None = None) -> str:
         try:
@@ -276,9 +399,10 @@ def _prepare(path: Path) -> None:
     """Make `path` a usable bare repo, clearing what a killed process may have left."""
     if path.exists() and not (path / "HEAD").is_file():
         _reset(path)
+    for unfinished in path.parent.glob(path.name + ".new-*"):  # a process killed mid-init
+        _reset(unfinished)
     if not path.exists():
         tmp = path.with_name(path.name + f".new-{os.getpid()}")
-        shutil.rmtree(tmp, ignore_errors=True)
         Repo.init(tmp, bare=True)
         tmp.rename(path)
         return

@@ -6,6 +6,8 @@ promotion; rewriting only the trees on the changed paths costs a few object read
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 
 from promoter.errors import ConfigError
@@ -24,7 +26,7 @@ def rewrite_tree(
     store: StoreObject,
 ) -> bytes:
     """The id of `tree` with `blobs` (path -> (octal mode, blob id)) written in."""
-    entries = parse_tree(read(tree)) if tree is not None else {}
+    entries, in_order = _entries(tree, read)
     nested: dict[bytes, dict[str, tuple[bytes, bytes]]] = {}
     for path, blob in blobs.items():
         head, sep, rest = path.partition("/")
@@ -32,14 +34,53 @@ def rewrite_tree(
         if sep:
             nested.setdefault(name, {})[rest] = blob
         else:
+            in_order = in_order and _same_place(entries.get(name), blob[0])
             entries[name] = blob
     for name, inner in nested.items():
         mode, sha = entries.get(name, (TREE_MODE, b""))
         if mode != TREE_MODE:
             raise ConfigError(f"cannot write {name.decode(errors='replace')}/...: it is a file")
         subtree = rewrite_tree(sha or None, inner, read=read, store=store)
+        in_order = in_order and name in entries
         entries[name] = (TREE_MODE, subtree)
-    return store(b"tree", format_tree(entries))
+    if not in_order:
+        entries = _in_git_order(entries)
+    written = store(b"tree", _format(entries))
+    _remember(written, entries)
+    return written
+
+
+# The trees this process wrote last, by id. The next promotion most often starts from them, and
+# parsing a folder of thousands of entries again costs milliseconds. An id names its content, so
+# a remembered tree is never stale; only large trees are kept, and only a few.
+_WRITTEN: OrderedDict[bytes, Entries] = OrderedDict()
+_WRITTEN_LOCK = threading.Lock()
+_KEEP, _LARGE = 16, 256
+
+
+def _entries(tree: bytes | None, read: ReadObject) -> tuple[Entries, bool]:
+    """The tree's entries, and whether they are known to be in git's order already."""
+    if tree is None:
+        return {}, False
+    with _WRITTEN_LOCK:
+        known = _WRITTEN.get(tree)
+    if known is not None:
+        return dict(known), True
+    return parse_tree(read(tree)), False
+
+
+def _remember(tree: bytes, entries: Entries) -> None:
+    if len(entries) < _LARGE:
+        return
+    with _WRITTEN_LOCK:
+        _WRITTEN[tree] = entries
+        while len(_WRITTEN) > _KEEP:
+            _WRITTEN.popitem(last=False)
+
+
+def _same_place(old: tuple[bytes, bytes] | None, mode: bytes) -> bool:
+    """True when writing `mode` over `old` keeps the entry's place in git's order."""
+    return old is not None and (old[0] == TREE_MODE) == (mode == TREE_MODE)
 
 
 def parse_tree(data: bytes) -> Entries:
@@ -56,11 +97,16 @@ def parse_tree(data: bytes) -> Entries:
 
 def format_tree(entries: Entries) -> bytes:
     """A raw tree object, in git's order (a folder sorts as if its name ended with '/')."""
+    return _format(_in_git_order(entries))
 
+
+def _in_git_order(entries: Entries) -> Entries:
     def key(name: bytes) -> bytes:
         return name + b"/" if entries[name][0] == TREE_MODE else name
 
-    return b"".join(
-        entries[name][0] + b" " + name + b"\0" + entries[name][1]
-        for name in sorted(entries, key=key)
-    )
+    return {name: entries[name] for name in sorted(entries, key=key)}
+
+
+def _format(entries: Entries) -> bytes:
+    """A raw tree object with the entries in the order given."""
+    return b"".join(mode + b" " + name + b"\0" + sha for name, (mode, sha) in entries.items())

@@ -11,7 +11,7 @@ from promoter import ledger as ledger_file
 from promoter.audit import FileChange, commit_message
 from promoter.errors import ConfigError, PushContention, PushRejected
 from promoter.events import BuildEvent
-from promoter.gitrepo import Workspace
+from promoter.gitrepo import Blob, Workspace
 from promoter.ledger import Ledger
 from promoter.plan import Outcome, Plan, plan
 from promoter.policy import Policy
@@ -64,7 +64,7 @@ def promote(event: BuildEvent, settings: Settings) -> Result:
 
 def _attempt(event: BuildEvent, settings: Settings, attempt: int) -> Result:
     with Workspace.open(settings.workdir, settings.remote) as workspace:
-        tip = workspace.fetch()
+        tip = workspace.fetch(moved=attempt > 1)
         decided, unreadable = _plan_at(workspace, tip, event, settings)
         reason = decided.reason + "".join(f"; skipped {note}" for note in unreadable)
         if decided.outcome != "promoted" or settings.dry_run:
@@ -79,25 +79,17 @@ def _attempt(event: BuildEvent, settings: Settings, attempt: int) -> Result:
 def _plan_at(
     workspace: Workspace, tip: str, event: BuildEvent, settings: Settings
 ) -> tuple[Plan, list[str]]:
-    own = {settings.policy_path: None, ledger_file.PATH: None}
-    texts: dict[str, str | None] = dict(own)
-    unreadable = []
-    for blob in workspace.blobs(tip, list(own)):
+    own = (settings.policy_path, ledger_file.PATH)
+    named = workspace.yaml_paths_naming(tip, {i.repository for i in event.images})
+    # One listing for our own files and the candidates; the commit reuses it for file modes.
+    blobs = {b.path: b for b in workspace.blobs(tip, [*own, *sorted(named)])}
+    texts: dict[str, str | None] = dict.fromkeys(own)
+    for path in own:
         try:
-            texts[blob.path] = workspace.read(blob).decode("utf-8")
+            texts[path] = workspace.read(blobs[path]).decode("utf-8") if path in blobs else None
         except UnicodeDecodeError:
-            raise ConfigError(f"{blob.path}: expected UTF-8 text") from None
-    files = {}
-    for blob in workspace.yaml_files_naming(tip, {i.repository for i in event.images}):
-        if blob.path in own:
-            continue
-        if blob.size > MAX_MANIFEST_BYTES:
-            unreadable.append(f"{blob.path}: larger than {MAX_MANIFEST_BYTES // 2**20} MiB")
-            continue
-        try:
-            files[blob.path] = workspace.read(blob).decode("utf-8")
-        except UnicodeDecodeError:
-            unreadable.append(f"{blob.path}: not UTF-8")
+            raise ConfigError(f"{path}: expected UTF-8 text") from None
+    files, unreadable = _read_candidates(workspace, [blobs[p] for p in named if p in blobs], own)
     policy_text = texts[settings.policy_path]
     policy = Policy.from_yaml(policy_text, path=settings.policy_path) if policy_text else Policy()
     ledger = Ledger.from_text(texts[ledger_file.PATH])
@@ -109,6 +101,23 @@ def _plan_at(
                 event, policy=policy, files=files, ledger=ledger, rolled_back=rolled_back
             )
     return decided, unreadable
+
+
+def _read_candidates(
+    workspace: Workspace, blobs: list[Blob], own: tuple[str, ...]
+) -> tuple[dict[str, str], list[str]]:
+    files, unreadable = {}, []
+    for blob in sorted(blobs, key=lambda b: b.path):
+        if blob.path in own:
+            continue
+        if blob.size > MAX_MANIFEST_BYTES:
+            unreadable.append(f"{blob.path}: larger than {MAX_MANIFEST_BYTES // 2**20} MiB")
+            continue
+        try:
+            files[blob.path] = workspace.read(blob).decode("utf-8")
+        except UnicodeDecodeError:
+            unreadable.append(f"{blob.path}: not UTF-8")
+    return files, unreadable
 
 
 def _rolled_back(workspace: Workspace, tip: str, event: BuildEvent) -> set[str]:

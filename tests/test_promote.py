@@ -388,3 +388,14 @@ def test_a_reverted_promotion_stays_reverted_when_the_build_is_delivered_again(
     _, result, _ = cli_promote(newer, remote, tmp_path / "instance-b")
     assert result["outcome"] == "promoted"
     assert digest_of("fixed") in show(remote, "clusters/prod/deployment.yaml")
+
+
+def test_a_workspace_init_killed_halfway_is_cleared(make_config_repo, workdir):
+    remote = make_config_repo()
+    cli_promote(build(create_time="2026-03-02T09:00:00Z"), remote, workdir)
+    [workspace] = [p for p in workdir.iterdir() if p.is_dir()]
+    unfinished = workspace.with_name(workspace.name + ".new-99999")
+    (unfinished / "objects").mkdir(parents=True)
+    code, result, _ = cli_promote(build(create_time="2026-03-02T09:01:00Z"), remote, workdir)
+    assert (code, result["outcome"]) == (0, "promoted")
+    assert not unfinished.exists()
