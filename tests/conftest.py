@@ -129,6 +129,36 @@ def run_cli(*args: str | Path, stdin: str | None = None) -> subprocess.Completed
     )
 
 
+def promote_cli(
+    event: object,
+    repo: str | Path,
+    workdir: str | Path,
+    *extra: str,
+    env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """`promoter promote --event -` in its own process; `event` is JSON-encoded unless text."""
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "promoter",
+            "promote",
+            "--event",
+            "-",
+            "--repo",
+            str(repo),
+            "--workdir",
+            str(workdir),
+            *extra,
+        ],
+        input=event if isinstance(event, str) else json.dumps(event),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -7,7 +7,6 @@ import os
 import shutil
 import ssl
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,7 +15,7 @@ from promoter.errors import ConfigError
 from promoter.remote import Remote
 
 from . import http_git
-from .conftest import build, digest_of, show
+from .conftest import build, digest_of, promote_cli, show
 
 TOKEN = "ghs_s3cr3tT0kenValue1234567890"
 
@@ -25,25 +24,7 @@ def promote_over_http(remote: Path, workdir: Path, token: str | None, url_token:
     server, seen = http_git.serve(remote.parent, url_token)
     url = f"http://127.0.0.1:{server.server_address[1]}/{remote.name}"
     env = {**os.environ, "PROMOTER_GIT_TOKEN": token or ""}
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "promoter",
-            "promote",
-            "--event",
-            "-",
-            "--repo",
-            url,
-            "--workdir",
-            str(workdir),
-        ],
-        input=json.dumps(build(digest=digest_of("http"))),
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
+    done = promote_cli(build(digest=digest_of("http")), url, str(workdir), env=env)
     server.shutdown()
     return done, seen
 
@@ -122,25 +103,7 @@ def test_https_certificates_are_verified_before_any_token_is_sent(
     remote = make_config_repo()
     server, seen = http_git.serve(remote.parent, TOKEN, tls=self_signed(tmp_path))
     url = f"https://127.0.0.1:{server.server_address[1]}/{remote.name}"
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "promoter",
-            "promote",
-            "--event",
-            "-",
-            "--repo",
-            url,
-            "--workdir",
-            str(workdir),
-        ],
-        input=json.dumps(build()),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "PROMOTER_GIT_TOKEN": TOKEN},
-    )
+    done = promote_cli(build(), url, str(workdir), env={**os.environ, "PROMOTER_GIT_TOKEN": TOKEN})
     server.shutdown()
     assert done.returncode == 75
     assert "certificate" in done.stderr.lower()
@@ -162,25 +125,7 @@ def test_token_appears_nowhere_on_error_paths(template, workdir, tmp_path, funct
 
     url = template.format(closed=free_port())
     env = {**os.environ, "PROMOTER_GIT_TOKEN": TOKEN}
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "promoter",
-            "promote",
-            "--event",
-            "-",
-            "--repo",
-            url,
-            "--workdir",
-            str(workdir),
-        ],
-        input=json.dumps(build()),
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
+    done = promote_cli(build(), url, str(workdir), env=env)
     assert done.returncode in (2, 75), done.stderr
     assert TOKEN not in done.stdout + done.stderr
 

@@ -8,14 +8,11 @@ for a repo holding a 30 MB manifest, an alias bomb and every other hostile file 
 from __future__ import annotations
 
 import json
-import os
 import resource
-import subprocess
-import sys
 import time
 from pathlib import Path
 
-from .conftest import WEB, build, digest_of, git, show
+from .conftest import WEB, build, digest_of, git, promote_cli, show
 
 DEPLOYMENT = Path(__file__).parent / "data/configrepo/clusters/prod/deployment.yaml"
 BOMB = f"""apiVersion: v1
@@ -67,24 +64,7 @@ def test_hostile_files_are_skipped_with_reasons_and_bounded(tmp_path: Path) -> N
     outside.write_text(CONTAINER)
     remote = hostile_repo(tmp_path, outside)
     started = time.monotonic()
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "promoter",
-            "promote",
-            "--event",
-            "-",
-            "--repo",
-            str(remote),
-            "--workdir",
-            str(tmp_path / "work"),
-        ],
-        input=json.dumps(build(digest=digest_of("hostile"))),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = promote_cli(build(digest=digest_of("hostile")), str(remote), str(tmp_path / "work"))
     elapsed = time.monotonic() - started
     peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
@@ -111,49 +91,14 @@ def test_policy_paths_that_escape_are_refused(tmp_path: Path, make_config_repo) 
     remote = make_config_repo(
         {"promoter.yaml": f"images:\n  - repository: {WEB}\n    paths: ['../../**']\n"}
     )
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "promoter",
-            "promote",
-            "--event",
-            "-",
-            "--repo",
-            str(remote),
-            "--workdir",
-            str(tmp_path / "work"),
-        ],
-        input=json.dumps(build()),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = promote_cli(build(), str(remote), str(tmp_path / "work"))
     assert done.returncode == 2
     assert "promoter.yaml" in done.stderr and "inside the repo" in done.stderr
 
 
 def test_policy_path_option_cannot_leave_the_repo(tmp_path: Path, make_config_repo) -> None:
     for policy in ["../promoter.yaml", "/etc/passwd"]:
-        done = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "promoter",
-                "promote",
-                "--event",
-                "-",
-                "--repo",
-                str(make_config_repo()),
-                "--workdir",
-                str(tmp_path / "w"),
-                "--policy",
-                policy,
-            ],
-            input=json.dumps(build()),
-            capture_output=True,
-            text=True,
-            timeout=120,
-            env={**os.environ},
+        done = promote_cli(
+            build(), str(make_config_repo()), str(tmp_path / "w"), "--policy", policy
         )
         assert done.returncode == 2 and "policy" in done.stderr
