@@ -8,7 +8,9 @@ for a repo holding a 30 MB manifest, an alias bomb and every other hostile file 
 from __future__ import annotations
 
 import json
-import resource
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -59,17 +61,47 @@ def hostile_repo(tmp_path: Path, outside: Path) -> Path:
     return tmp_path / "remote.git"
 
 
+def promote_measured(event: dict, remote: Path, tmp_path: Path) -> tuple[int, str, str, float]:
+    """Run the CLI and read the peak RSS of that process and its git children alone."""
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "promoter",
+            "promote",
+            "--event",
+            "-",
+            "--repo",
+            str(remote),
+            "--workdir",
+            str(tmp_path / "work"),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdin and process.stdout and process.stderr
+    process.stdin.write(json.dumps(event))
+    process.stdin.close()
+    stdout, stderr = process.stdout.read(), process.stderr.read()
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    return process.returncode, stdout, stderr, usage.ru_maxrss / 1024
+
+
 def test_hostile_files_are_skipped_with_reasons_and_bounded(tmp_path: Path) -> None:
     outside = tmp_path / "outside.yaml"
     outside.write_text(CONTAINER)
     remote = hostile_repo(tmp_path, outside)
     started = time.monotonic()
-    done = promote_cli(build(digest=digest_of("hostile")), str(remote), str(tmp_path / "work"))
+    code, stdout, stderr, peak_mb = promote_measured(
+        build(digest=digest_of("hostile")), remote, tmp_path
+    )
     elapsed = time.monotonic() - started
-    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
-    assert done.returncode == 0, done.stderr
-    result = json.loads(done.stdout)
+    assert code == 0, stderr
+    result = json.loads(stdout)
     assert result["outcome"] == "promoted"
     assert [c["path"] for c in result["changes"]] == ["clusters/good.yaml"]
     reason = result["reason"]
