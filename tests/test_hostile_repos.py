@@ -8,7 +8,6 @@ for a repo holding a 30 MB manifest, an alias bomb and every other hostile file 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -61,10 +60,25 @@ def hostile_repo(tmp_path: Path, outside: Path) -> Path:
     return tmp_path / "remote.git"
 
 
+# A child's peak RSS counts the memory of the process it was forked from (Linux keeps the
+# high-water mark across exec), so the CLI is started from a small wrapper, not from pytest.
+_MEASURE = """
+import resource, subprocess, sys
+done = subprocess.run(sys.argv[1:], stdin=sys.stdin, capture_output=True, text=True)
+peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+sys.stdout.write(done.stdout)
+sys.stderr.write(done.stderr + "\\n@peak_mb=%f" % peak)
+sys.exit(done.returncode)
+"""
+
+
 def promote_measured(event: dict, remote: Path, tmp_path: Path) -> tuple[int, str, str, float]:
-    """Run the CLI and read the peak RSS of that process and its git children alone."""
-    process = subprocess.Popen(
+    """Run the CLI; return its exit code, output, and the peak RSS of it and its git children."""
+    done = subprocess.run(
         [
+            sys.executable,
+            "-c",
+            _MEASURE,
             sys.executable,
             "-m",
             "promoter",
@@ -76,18 +90,13 @@ def promote_measured(event: dict, remote: Path, tmp_path: Path) -> tuple[int, st
             "--workdir",
             str(tmp_path / "work"),
         ],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        input=json.dumps(event),
+        capture_output=True,
         text=True,
+        timeout=120,
     )
-    assert process.stdin and process.stdout and process.stderr
-    process.stdin.write(json.dumps(event))
-    process.stdin.close()
-    stdout, stderr = process.stdout.read(), process.stderr.read()
-    _, status, usage = os.wait4(process.pid, 0)
-    process.returncode = os.waitstatus_to_exitcode(status)
-    return process.returncode, stdout, stderr, usage.ru_maxrss / 1024
+    stderr, _, peak = done.stderr.rpartition("\n@peak_mb=")
+    return done.returncode, done.stdout, stderr, float(peak)
 
 
 def test_hostile_files_are_skipped_with_reasons_and_bounded(tmp_path: Path) -> None:
