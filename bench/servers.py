@@ -7,13 +7,12 @@ import json
 import os
 import signal
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from bench.repos import PROJECT_ROOT
-from promoter.devloop import free_port, wait_for_port
+from promoter.devloop import free_port, function_command, wait_for_port
 
 
 @dataclass
@@ -37,19 +36,7 @@ class FunctionServer:
             "PROMOTER_REPO_URL": repo_url,
             "PROMOTER_WORKDIR": str(workdir),
         }
-        command = [
-            sys.executable,
-            "-m",
-            "functions_framework",
-            "--source",
-            str(PROJECT_ROOT / "promoter" / "main.py"),
-            "--target",
-            "on_build_event",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ]
+        command = function_command(port)
         with open(log, "wb") as out:
             process = subprocess.Popen(
                 command, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True

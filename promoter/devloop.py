@@ -75,10 +75,9 @@ def seed_config_repo(bare: Path, seed: Path) -> Path:
     return bare
 
 
-def start_function(*, port: int, repo: Path, workdir: Path) -> subprocess.Popen[bytes]:
-    """Serve `on_build_event` on localhost:`port` with functions-framework."""
-    env = {**os.environ, "PROMOTER_REPO_URL": str(repo), "PROMOTER_WORKDIR": str(workdir)}
-    command = [
+def function_command(port: int) -> list[str]:
+    """functions-framework serving this checkout's `on_build_event` on 127.0.0.1:`port`."""
+    return [
         sys.executable,
         "-m",
         "functions_framework",
@@ -91,6 +90,12 @@ def start_function(*, port: int, repo: Path, workdir: Path) -> subprocess.Popen[
         "--port",
         str(port),
     ]
+
+
+def start_function(*, port: int, repo: Path, workdir: Path) -> subprocess.Popen[bytes]:
+    """Serve `on_build_event` on localhost:`port` with functions-framework."""
+    env = {**os.environ, "PROMOTER_REPO_URL": str(repo), "PROMOTER_WORKDIR": str(workdir)}
+    command = function_command(port)
     child = subprocess.Popen(command, env=env, start_new_session=True)
     wait_for_port(port)
     return child

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from promoter.devloop import free_port, wait_for_port
+from promoter.devloop import free_port, function_command, wait_for_port
 
 DATA = Path(__file__).parent / "data"
 ROOT = Path(__file__).resolve().parent.parent
@@ -129,6 +129,23 @@ def run_cli(*args: str | Path, stdin: str | None = None) -> subprocess.Completed
     )
 
 
+def promote_argv(repo: str | Path, workdir: str | Path, *extra: str) -> list[str]:
+    """The command line of `promoter promote --event -`, run by this interpreter."""
+    return [
+        sys.executable,
+        "-m",
+        "promoter",
+        "promote",
+        "--event",
+        "-",
+        "--repo",
+        str(repo),
+        "--workdir",
+        str(workdir),
+        *extra,
+    ]
+
+
 def promote_cli(
     event: object,
     repo: str | Path,
@@ -138,19 +155,7 @@ def promote_cli(
 ) -> subprocess.CompletedProcess[str]:
     """`promoter promote --event -` in its own process; `event` is JSON-encoded unless text."""
     return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "promoter",
-            "promote",
-            "--event",
-            "-",
-            "--repo",
-            str(repo),
-            "--workdir",
-            str(workdir),
-            *extra,
-        ],
+        promote_argv(str(repo), str(workdir), *extra),
         input=event if isinstance(event, str) else json.dumps(event),
         capture_output=True,
         text=True,
@@ -229,19 +234,7 @@ def function_server(tmp_path: Path) -> Iterator[Callable[..., Server]]:
             "PROMOTER_WORKDIR": str(tmp_path / "fw"),
             **env,
         }
-        command = [
-            sys.executable,
-            "-m",
-            "functions_framework",
-            "--source",
-            "promoter/main.py",
-            "--target",
-            "on_build_event",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ]
+        command = function_command(port)
         with open(log, "wb") as out:
             children.append(
                 subprocess.Popen(

@@ -12,7 +12,6 @@ import contextlib
 import io
 import json
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,7 @@ from promoter.events import parse_event
 from promoter.handling import handle
 from promoter.settings import Settings
 
-from .conftest import DATA, WEB, count_commits, git
+from .conftest import DATA, WEB, count_commits, git, promote_argv
 
 TEMPLATE = json.loads((DATA / "builds" / "success-template.json").read_text())
 TRAILER_KEYS = {"Build-Id", "Build-Create-Time", "Image", "Source-Commit", "Build-Log"}
@@ -185,18 +184,7 @@ def test_hostile_cli_inputs_exit_2_with_one_line(tmp_path: Path) -> None:
     ]
     for body in bodies:
         done = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "promoter",
-                "promote",
-                "--event",
-                "-",
-                "--repo",
-                str(tmp_path / "never-read.git"),
-                "--workdir",
-                str(tmp_path / "w"),
-            ],
+            promote_argv(str(tmp_path / "never-read.git"), str(tmp_path / "w")),
             input=body,
             capture_output=True,
             timeout=60,

@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from .conftest import WEB, build, digest_of, git, promote_cli, show
+from .conftest import WEB, build, digest_of, git, promote_argv, promote_cli, show
 
 DEPLOYMENT = Path(__file__).parent / "data/configrepo/clusters/prod/deployment.yaml"
 BOMB = f"""apiVersion: v1
@@ -79,16 +79,7 @@ def promote_measured(event: dict, remote: Path, tmp_path: Path) -> tuple[int, st
             sys.executable,
             "-c",
             _MEASURE,
-            sys.executable,
-            "-m",
-            "promoter",
-            "promote",
-            "--event",
-            "-",
-            "--repo",
-            str(remote),
-            "--workdir",
-            str(tmp_path / "work"),
+            *promote_argv(remote, tmp_path / "work"),
         ],
         input=json.dumps(event),
         capture_output=True,

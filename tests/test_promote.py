@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,18 @@ from promoter.events import from_envelope
 from promoter.service import promote
 from promoter.settings import Settings
 
-from .conftest import WEB, WORKER, build, count_commits, digest_of, git, run_cli, show, tip
+from .conftest import (
+    WEB,
+    WORKER,
+    build,
+    count_commits,
+    digest_of,
+    git,
+    promote_argv,
+    run_cli,
+    show,
+    tip,
+)
 
 
 def cli_promote(
@@ -298,18 +308,7 @@ def test_cli_processes_sharing_one_workdir_take_turns(make_config_repo, workdir)
     ]
     processes = [
         subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "promoter",
-                "promote",
-                "--event",
-                "-",
-                "--repo",
-                str(remote),
-                "--workdir",
-                str(workdir),
-            ],
+            promote_argv(str(remote), str(workdir)),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

@@ -16,7 +16,6 @@ import queue
 import random
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -25,7 +24,7 @@ from typing import Any
 import requests
 
 from . import reliability
-from .conftest import GitDaemon, free_port
+from .conftest import GitDaemon, free_port, promote_argv
 
 LONG = os.environ.get("PROMOTER_RELIABILITY") == "long"
 IMAGES, PER_IMAGE, PROCESSES = (40, 8, 8) if LONG else (12, 4, 8)
@@ -141,18 +140,7 @@ def test_faults_remote_outages_and_killed_processes(tmp_path):
     def deliver(index: int, body: dict[str, Any]) -> str:
         # Each worker is one instance: one workspace, reused after every kill.
         process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "promoter",
-                "promote",
-                "--event",
-                "-",
-                "--repo",
-                url,
-                "--workdir",
-                str(tmp_path / f"instance-{index}"),
-            ],
+            promote_argv(url, str(tmp_path / f"instance-{index}")),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
