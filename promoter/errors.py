@@ -27,6 +27,10 @@ class TransientError(PromoterError):
     """A passing failure: deliver the message again later."""
 
 
+class DeploymentError(TransientError):
+    """The promoter's own settings are wrong: keep the messages until its deployment is fixed."""
+
+
 class GitUnavailable(TransientError):
     """The config repo's remote could not be reached or refused the operation."""
 
@@ -37,3 +41,7 @@ class PushContention(TransientError):
 
 class PushRejected(TransientError):
     """The branch moved since the fetch: fetch the new tip and apply the event again."""
+
+
+class RemoteLocked(PushRejected):
+    """The remote could not lock the branch: another push holds it, or a crash left its lock."""

@@ -24,7 +24,7 @@ from git.refs.symbolic import SymbolicReference
 from gitdb import IStream, LooseObjectDB  # type: ignore[import-untyped]
 
 from promoter.candidates import CandidateIndex
-from promoter.errors import ConfigError, GitUnavailable, PushRejected
+from promoter.errors import ConfigError, GitUnavailable, PushRejected, RemoteLocked
 from promoter.gittree import rewrite_tree
 from promoter.remote import Remote
 
@@ -99,7 +99,6 @@ class Workspace:
     @contextlib.contextmanager
     def open(cls, workdir: Path, remote: Remote) -> Iterator[Workspace]:
         """Lock the workspace for `remote` (threads and processes alike) and yield it."""
-        remote.check_scheme()
         path = workdir.resolve() / remote.workspace_name()
         workdir.mkdir(parents=True, exist_ok=True)
         with _locked(path.with_name(path.name + ".lock")):
@@ -339,6 +338,13 @@ class Workspace:
             self._note_pushed(commit)
             return
         text = f"{out}\n{err}".lower()
+        if "unable to create" in text and ".lock" in text and "file exists" in text:
+            # A push running there holds the lock for milliseconds; a lock that stays was left
+            # by a crashed server process. The caller tells the two apart by retrying.
+            raise RemoteLocked(
+                f"the remote is locked: refs/heads/{self.remote.branch}.lock exists in"
+                f" {self.remote.display}; if no push is running there, remove that file"
+            )
         if "[rejected]" in text or "cannot lock ref" in text or "failed to update ref" in text:
             raise PushRejected(f"push to {self.remote.display} rejected: the branch moved")
         raise GitUnavailable(f"git push to {self.remote.display} failed: {self._tail(err)}")
@@ -376,12 +382,7 @@ class Workspace:
         )
 
     def _tail(self, stderr: str) -> str:
-        lines = [line.strip() for line in stderr.splitlines() if line.strip()]
-        message = lines[-1] if lines else "no message from git"
-        message = message.removeprefix("stderr: ")
-        if message.count("'") % 2:  # GitPython quotes stderr: drop its unmatched quote
-            message = message.removeprefix("'").removesuffix("'")
-        return self.remote.redact(message)
+        return self.remote.git_error(stderr)
 
 
 @contextlib.contextmanager

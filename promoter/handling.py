@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from promoter.errors import PermanentError, TransientError
+from promoter.errors import DeploymentError, PermanentError, TransientError
 from promoter.events import BuildEvent
 from promoter.logs import log_line
 from promoter.service import promote
@@ -29,6 +29,9 @@ def handle(parse: Callable[[], BuildEvent], settings: Callable[[], Settings]) ->
     except PermanentError as err:
         _log("ERROR", f"invalid: {err}", started, buildId=build_id, outcome="invalid")
         return True
+    except DeploymentError as err:  # a person must fix the deployment: say so at ERROR
+        _log("ERROR", f"retry: {err}", started, buildId=build_id, outcome="retry")
+        return False
     except TransientError as err:
         _log("WARNING", f"retry: {err}", started, buildId=build_id, outcome="retry")
         return False

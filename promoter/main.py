@@ -19,7 +19,7 @@ if __package__ in (
 import flask
 import functions_framework
 
-from promoter.errors import ConfigError, TransientError
+from promoter.errors import ConfigError, DeploymentError
 from promoter.events import from_cloud_event_data
 from promoter.handling import handle
 from promoter.settings import Settings
@@ -42,8 +42,4 @@ def _settings() -> Settings:
     try:
         return _cached_settings()
     except ConfigError as err:
-        raise _DeploymentError(str(err)) from None
-
-
-class _DeploymentError(TransientError):
-    """The function's own environment is incomplete; retry after it is fixed."""
+        raise DeploymentError(str(err)) from None

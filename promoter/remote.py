@@ -31,6 +31,11 @@ class Remote:
     token: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
+        try:
+            urlsplit(self.url).port  # noqa: B018 - parsing is the check
+        except ValueError as err:
+            raise ConfigError(f"repo: not a valid URL ({err})") from None
+        self.check_scheme()
         if not self.branch or self.branch.startswith("-") or bool(set(self.branch) & _BAD_BRANCH):
             raise ConfigError(f"branch: {self.branch!r} is not a valid branch name")
         if self.token and not self._may_send_token():
@@ -75,6 +80,15 @@ class Remote:
             text = text.replace(self.token, "***")
         password = urlsplit(self.url).password
         return text.replace(password, "***") if password else text
+
+    def git_error(self, stderr: str) -> str:
+        """The last line git wrote to stderr, redacted: the one line an error message quotes."""
+        lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+        message = lines[-1] if lines else "no message from git"
+        message = message.removeprefix("stderr: ")
+        if message.count("'") % 2:  # GitPython quotes stderr: drop its unmatched quote
+            message = message.removeprefix("'").removesuffix("'")
+        return self.redact(message)
 
     def workspace_name(self) -> str:
         """A stable folder name for this URL and branch."""

@@ -9,7 +9,7 @@ from typing import Any
 
 from promoter import ledger as ledger_file
 from promoter.audit import FileChange, commit_message
-from promoter.errors import ConfigError, PushContention, PushRejected
+from promoter.errors import ConfigError, GitUnavailable, PushContention, PushRejected, RemoteLocked
 from promoter.events import BuildEvent
 from promoter.gitrepo import Blob, Workspace
 from promoter.ledger import Ledger
@@ -23,6 +23,9 @@ MAX_MANIFEST_BYTES = 4 * 2**20
 CLOCK_SKEW_SECONDS = 3600
 _BACKOFF_BASE = 0.05
 _BACKOFF_CAP = 2.0
+# A push holds the remote's branch lock for milliseconds: found locked this many times in a row,
+# with backoff between, the lock was left by a crash and retrying at once cannot help.
+LOCKED_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -50,10 +53,14 @@ def promote(event: BuildEvent, settings: Settings) -> Result:
         early = plan(event, policy=Policy(), files={}, ledger=Ledger({}))
         return Result(early.outcome, early.reason)
     started = time.monotonic()
+    locked = 0
     for attempt in range(1, settings.max_attempts + 1):
         try:
             return _attempt(event, settings, attempt)
-        except PushRejected:
+        except PushRejected as err:
+            locked = locked + 1 if isinstance(err, RemoteLocked) else 0
+            if locked >= LOCKED_ATTEMPTS:
+                raise GitUnavailable(str(err)) from None
             if time.monotonic() - started > settings.max_seconds:
                 break
             time.sleep(random.uniform(0, min(_BACKOFF_CAP, _BACKOFF_BASE * 2**attempt)))

@@ -45,15 +45,19 @@ def listen(
     log_line("INFO", f"listening on {subscription}", maxInFlight=max_in_flight)
     future.add_done_callback(lambda _: stop.set())  # the stream ended by itself (an error)
     stop.wait()
+    # Done before we cancel it: the stream failed. Cancelling marks it cancelled all the same,
+    # so ask first.
+    failure = (future.exception(timeout=0) or "it ended") if future.done() else None
     future.cancel()
     try:
-        future.result(timeout=shutdown_seconds)
-    except Exception as err:  # the stream's own error, or a cancellation: report it once
-        if not future.cancelled():
-            log_line("ERROR", f"subscription stream failed: {err}")
-            return 75
+        future.result(timeout=shutdown_seconds)  # with await_callbacks: the ones in flight end
+    except Exception:  # the cancellation itself, or the failure already noted
+        pass
     finally:
         subscriber.close()
+    if failure is not None:
+        log_line("ERROR", f"subscription stream failed: {failure}")
+        return 75
     log_line("INFO", f"stopped listening on {subscription}")
     return 0
 

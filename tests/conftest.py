@@ -10,6 +10,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,6 +19,11 @@ from typing import Any
 import pytest
 
 from promoter.devloop import free_port, function_command, wait_for_port
+
+# Every process a test starts inherits this variable (children of children too), so that what
+# a test leaves running can be found, reported and ended, whoever its parent is now.
+TEST_MARK = "PROMOTER_TEST_PROCESS"
+LEFTOVER_GRACE_SECONDS = 10.0
 
 DATA = Path(__file__).parent / "data"
 ROOT = Path(__file__).resolve().parent.parent
@@ -165,16 +171,30 @@ def promote_cli(
 
 
 class GitDaemon:
-    """`git daemon` on a fixed loopback port, which a fault injector can stop and start."""
+    """`git daemon` on a fixed loopback port, which a fault injector can stop and start.
+
+    Use it as a context manager, so that a failing test stops it too.
+    """
 
     def __init__(self, root: Path, port: int) -> None:
         self.root, self.port = root, port
         self.process: subprocess.Popen[bytes] | None = None
 
+    def __enter__(self) -> GitDaemon:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
     def url(self, bare: Path) -> str:
         return f"git://127.0.0.1:{self.port}/{bare.relative_to(self.root)}"
 
     def start(self) -> None:
+        # A server killed mid-push leaves the ref's lock file behind. A real git host clears
+        # stale locks when it starts again (nothing of its own can hold them then): so do we.
+        for served in self.root.glob("*.git"):
+            for stale in [*served.glob("*.lock"), *served.glob("refs/**/*.lock")]:
+                stale.unlink(missing_ok=True)
         self.process = subprocess.Popen(
             [
                 "git",
@@ -205,10 +225,9 @@ class GitDaemon:
 @pytest.fixture
 def git_daemon(tmp_path: Path) -> Iterator[Callable[[Path], str]]:
     """Serve bare repos over git:// on loopback; returns a function giving a repo's URL."""
-    daemon = GitDaemon(tmp_path, free_port())
-    daemon.start()
-    yield daemon.url
-    daemon.stop()
+    with GitDaemon(tmp_path, free_port()) as daemon:
+        daemon.start()
+        yield daemon.url
 
 
 class Server:
@@ -273,6 +292,7 @@ def emulator() -> Iterator[str]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
+        env={k: v for k, v in os.environ.items() if k != TEST_MARK},  # it outlives the test
     )
     wait_for_port(port, timeout=90)
     os.environ["PUBSUB_EMULATOR_HOST"] = host
@@ -280,3 +300,52 @@ def emulator() -> Iterator[str]:
     os.killpg(child.pid, 15)
     child.wait(timeout=30)
     del os.environ["PUBSUB_EMULATOR_HOST"]
+
+
+def marked_processes(mark: str) -> list[tuple[int, str]]:
+    """Live processes (pid, command line) whose environment holds TEST_MARK=`mark`."""
+    needle = f"{TEST_MARK}={mark}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            if needle not in (entry / "environ").read_bytes().split(b"\0"):
+                continue
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue  # gone, or a zombie whose memory is released
+        if command:
+            found.append((int(entry.name), command.strip()))
+    return found
+
+
+@pytest.fixture(autouse=True)
+def no_process_left_behind(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fail a test that leaves a process running, and end what it left."""
+    mark = uuid.uuid4().hex
+    os.environ[TEST_MARK] = mark
+    yield
+    del os.environ[TEST_MARK]
+    deadline = time.monotonic() + LEFTOVER_GRACE_SECONDS
+    while (left := marked_processes(mark)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    for pid, _ in left:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    if left:
+        listed = "; ".join(f"{pid}: {command[:120]}" for pid, command in left)
+        pytest.fail(f"processes left running after the test (now killed): {listed}")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """Where gcloud exists, a skipped emulator test is a failure: CI must not go green over it."""
+    report = yield
+    needs_emulator = item.get_closest_marker("emulator") or "emulator" in getattr(
+        item, "fixturenames", ()
+    )
+    if report.skipped and needs_emulator and shutil.which("gcloud"):
+        report.outcome = "failed"
+        report.longrepr = f"{item.nodeid}: skipped although gcloud exists ({report.longrepr})"
+    return report

@@ -10,10 +10,22 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 
+def pkt_line(text: str) -> bytes:
+    data = text.encode()
+    return b"%04x" % (len(data) + 4) + data
+
+
 def serve(
-    root: Path, token: str | None, tls: ssl.SSLContext | None = None
+    root: Path,
+    token: str | None,
+    tls: ssl.SSLContext | None = None,
+    *,
+    refuse_with: str | None = None,
 ) -> tuple[ThreadingHTTPServer, list[str]]:
-    """Serve bare repos under `root`; if `token` is set, demand it as the Basic password."""
+    """Serve bare repos under `root`; if `token` is set, demand it as the Basic password.
+
+    `refuse_with`: answer every authenticated request with this git protocol error (`ERR`).
+    """
     seen_auth: list[str] = []
 
     class Handler(BaseHTTPRequestHandler):
@@ -36,6 +48,15 @@ def serve(
                 self.send_response(401)
                 self.send_header("WWW-Authenticate", 'Basic realm="git"')
                 self.end_headers()
+                return
+            if refuse_with is not None:
+                service = "git-upload-pack"
+                body = pkt_line(f"# service={service}\n") + b"0000" + pkt_line(f"ERR {refuse_with}")
+                self.send_response(200)
+                self.send_header("Content-Type", f"application/x-{service}-advertisement")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
                 return
             path, _, query = self.path.partition("?")
             length = int(self.headers.get("Content-Length") or 0)

@@ -69,6 +69,38 @@ def test_token_is_redacted_from_text_and_repr():
     assert "pw" not in remote.display
 
 
+def test_git_error_lines_are_redacted():
+    remote = Remote("https://user:pw-s3cret@git.example.com/config.git", token=TOKEN)
+    stderr = (
+        "Cloning into bare repository...\n"
+        f"fatal: unable to access 'https://user:pw-s3cret@git.example.com/config.git/':"
+        f" token {TOKEN} was refused\n"
+    )
+    line = remote.git_error(f"'{stderr}")  # as GitPython quotes it
+    assert line == (
+        "fatal: unable to access 'https://user:***@git.example.com/config.git/':"
+        " token *** was refused"
+    )
+    assert remote.git_error("") == "no message from git"
+
+
+def test_a_server_quoting_the_token_back_is_redacted(make_config_repo, workdir):
+    remote = make_config_repo()
+    server, seen = http_git.serve(remote.parent, TOKEN, refuse_with=f"token {TOKEN} is revoked")
+    url = f"http://127.0.0.1:{server.server_address[1]}/{remote.name}"
+    try:
+        done = promote_cli(
+            build(), url, str(workdir), env={**os.environ, "PROMOTER_GIT_TOKEN": TOKEN}
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert done.returncode == 75
+    assert "remote error: token *** is revoked" in done.stderr  # git's own line, redacted
+    assert TOKEN not in done.stdout + done.stderr
+    assert any(auth.startswith("Basic ") for auth in seen)  # the token was sent and used
+
+
 def self_signed(tmp_path: Path) -> ssl.SSLContext:
     key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
     subprocess.run(
@@ -132,7 +164,13 @@ def test_token_appears_nowhere_on_error_paths(template, workdir, tmp_path, funct
     server = function_server(url, PROMOTER_GIT_TOKEN=TOKEN)
     from .test_function import post_binary
 
-    post_binary(server.url, build())
+    response = post_binary(server.url, build())
+    # Either way the function keeps the message (503): the remote may come back, and a wrong
+    # setting is its deployment's fault, which a person fixes (so that line is an ERROR).
+    severity = {75: "WARNING", 2: "ERROR"}[done.returncode]
+    [line] = server.log_lines()
+    assert (response.status_code, line["outcome"], line["severity"]) == (503, "retry", severity)
+    assert line["message"] and TOKEN not in response.text
     assert TOKEN not in server.log.read_text()
     for path in files_under(workdir) + files_under(tmp_path / "fw"):
         assert TOKEN.encode() not in path.read_bytes(), path

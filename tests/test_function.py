@@ -138,3 +138,6 @@ def test_unreachable_remote_answers_503_so_pubsub_retries(function_server):
 def test_missing_repo_setting_answers_503(function_server):
     server = function_server("")
     assert post_binary(server.url, build()).status_code == 503
+    [line] = server.log_lines()
+    assert (line["severity"], line["outcome"]) == ("ERROR", "retry")
+    assert "PROMOTER_REPO_URL" in line["message"]

@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from promoter import ledger as ledger_file
-from promoter.events import from_envelope
-from promoter.ledger import Ledger
+from promoter.events import BuildTime, from_envelope
+from promoter.ledger import Ledger, Record
 from promoter.plan import plan
 from promoter.policy import Policy
 
@@ -94,10 +94,42 @@ def test_unparseable_candidate_is_skipped_with_its_name_and_others_still_promote
 
 
 def test_ledger_written_by_plan_is_sorted_json_lines():
-    decided = plan(from_envelope(build()), policy=Policy(), files=dict(FILES), ledger=Ledger({}))
-    lines = decided.files[ledger_file.PATH].splitlines()
-    keys = [(json.loads(line)["path"], json.loads(line)["repository"]) for line in lines]
-    assert keys == sorted(keys) and len(keys) == 3
+    # The ledger already names targets that sort after the ones this build adds, so the
+    # order in which records were read and added is not the sorted order.
+    earlier = from_envelope(build(image=WORKER, create_time="2026-03-01T00:00:00Z"))
+    first = plan(earlier, policy=Policy(), files=dict(FILES), ledger=Ledger({}))
+    ledger = Ledger.from_text(first.files[ledger_file.PATH].replace('"path":"', '"path":"zz/'))
+    assert ledger.records and all(path.startswith("zz/") for path, _ in ledger.records)
+    decided = plan(from_envelope(build()), policy=Policy(), files=dict(FILES), ledger=ledger)
+    text = decided.files[ledger_file.PATH]
+    keys = [_target(line) for line in text.split("\n")[:-1]]
+    assert len(keys) == 3 + len(ledger.records) and keys[-1][0].startswith("zz/")
+    assert keys == sorted(keys) and text.endswith("}\n")
+
+
+def _target(line: str) -> tuple[str, str]:
+    record = json.loads(line)
+    return record["path"], record["repository"]
+
+
+@given(
+    targets=st.lists(
+        st.tuples(st.text("abz/.", min_size=1, max_size=6), st.sampled_from([WEB, WORKER])),
+        unique=True,
+        max_size=8,
+    )
+)
+def test_any_ledger_is_written_sorted_by_target(targets):
+    records = [
+        Record(path, repository, f"b{n}", BuildTime.parse("2026-03-01T00:00:00Z"), digest_of(n))
+        for n, (path, repository) in enumerate(targets)
+    ]
+    text = Ledger({}).with_records(records).to_text()
+    written = [
+        (json.loads(line)["path"], json.loads(line)["repository"]) for line in text.splitlines()
+    ]
+    assert written == sorted(targets)
+    assert Ledger.from_text(text).records == {r.target: r for r in records}
 
 
 def test_a_rolled_back_build_is_not_written_again_where_it_was_reverted():

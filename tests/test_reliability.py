@@ -10,6 +10,7 @@ CI runs a small size; `PROMOTER_RELIABILITY=long` runs the size docs/RELIABILITY
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -74,10 +75,9 @@ def drain(
 
 def test_duplicates_and_disorder_across_function_servers(tmp_path, function_server):
     rng = random.Random(20261127)
-    daemon = GitDaemon(tmp_path, free_port())
     remote = reliability.config_repo(tmp_path, IMAGES)
-    daemon.start()
-    try:
+    with GitDaemon(tmp_path, free_port()) as daemon:
+        daemon.start()
         servers = [function_server(daemon.url(remote)) for _ in range(PROCESSES)]
         made = reliability.builds(IMAGES, PER_IMAGE, rng)
         work: queue.Queue[dict[str, Any]] = queue.Queue()
@@ -96,8 +96,6 @@ def test_duplicates_and_disorder_across_function_servers(tmp_path, function_serv
         outcomes = Counter(
             line["outcome"] for s in servers for line in s.log_lines() if "outcome" in line
         )
-    finally:
-        daemon.stop()
     found = reliability.check(remote, made)
     report(
         "duplicates-and-disorder",
@@ -117,63 +115,53 @@ def test_duplicates_and_disorder_across_function_servers(tmp_path, function_serv
 
 def test_faults_remote_outages_and_killed_processes(tmp_path):
     rng = random.Random(7)
-    daemon = GitDaemon(tmp_path, free_port())
     remote = reliability.config_repo(tmp_path, IMAGES)
-    daemon.start()
-    url = daemon.url(remote)
     made = reliability.builds(IMAGES, PER_IMAGE, rng)
     work: queue.Queue[dict[str, Any]] = queue.Queue()
     for body in reliability.deliveries(made, rng):
         work.put(body)
     delivered = work.qsize()
-    faults = Counter()
+    faults: Counter[str] = Counter()
     stop_chaos = threading.Event()
 
-    def chaos() -> None:
-        # The remote goes away for stretches while promotions run.
-        while not stop_chaos.wait(rng.uniform(*OUTAGE_EVERY)):
-            daemon.stop()
-            faults["remote-outages"] += 1
-            time.sleep(rng.uniform(0.2, 0.8))
-            daemon.start()
-
-    def deliver(index: int, body: dict[str, Any]) -> str:
-        # Each worker is one instance: one workspace, reused after every kill.
-        process = subprocess.Popen(
-            promote_argv(url, str(tmp_path / f"instance-{index}")),
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        killer = None
-        if rng.random() < 0.3:
-            killer = threading.Timer(rng.uniform(0.05, 0.6), _kill, args=(process,))
-            killer.start()
-        out, err = process.communicate(json.dumps(body), timeout=120)
-        if killer is not None:
-            killer.cancel()
-        if process.returncode == -signal.SIGKILL:
-            faults["kills"] += 1
-            return "killed"
-        if process.returncode == 75:
-            return "retry"
-        assert process.returncode == 0, err
-        assert "Traceback" not in err
-        return json.loads(out)["outcome"]
-
-    chaos_thread = threading.Thread(target=chaos)
-    chaos_thread.start()
-    started = time.monotonic()
-    try:
-        counts = drain(work, deliver, PROCESSES, started + (1500 if LONG else 300))
-    finally:
-        stop_chaos.set()
-        chaos_thread.join()
-    elapsed = time.monotonic() - started
-    if daemon.process is None:
+    with GitDaemon(tmp_path, free_port()) as daemon:
         daemon.start()
-    daemon.stop()
+        url = daemon.url(remote)
+
+        def chaos() -> None:
+            # The remote goes away for stretches while promotions run.
+            while not stop_chaos.wait(rng.uniform(*OUTAGE_EVERY)):
+                daemon.stop()
+                faults["remote-outages"] += 1
+                time.sleep(rng.uniform(0.2, 0.8))
+                daemon.start()
+
+        def deliver(index: int, body: dict[str, Any]) -> str:
+            # Each worker is one instance: one workspace, reused after every kill.
+            killed = rng.random() < 0.3
+            code, out, err = _run_promote(
+                promote_argv(url, str(tmp_path / f"instance-{index}")),
+                json.dumps(body),
+                kill_after=rng.uniform(0.05, 0.6) if killed else None,
+            )
+            if code == -signal.SIGKILL:
+                faults["kills"] += 1
+                return "killed"
+            if code == 75:
+                return "retry"
+            assert code == 0, err
+            assert "Traceback" not in err
+            return str(json.loads(out)["outcome"])
+
+        chaos_thread = threading.Thread(target=chaos)
+        chaos_thread.start()
+        started = time.monotonic()
+        try:
+            counts = drain(work, deliver, PROCESSES, started + (1500 if LONG else 300))
+        finally:
+            stop_chaos.set()
+            chaos_thread.join()
+        elapsed = time.monotonic() - started
     found = reliability.check(remote, made)
     report(
         "faults",
@@ -198,9 +186,46 @@ def test_faults_remote_outages_and_killed_processes(tmp_path):
             )
 
 
+def _run_promote(argv: list[str], event: str, *, kill_after: float | None) -> tuple[int, str, str]:
+    """One CLI process, SIGKILLed after `kill_after` seconds if given.
+
+    Only the CLI is killed: a git push it started may still finish as an orphan, which the
+    redelivery must then find done. The process has its own group, so that such orphans are
+    waited for, and ended if they outlive the wait: nothing is left running after the test.
+    """
+    process = subprocess.Popen(
+        argv,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    killer = threading.Timer(kill_after or 0, _kill, args=(process,))
+    if kill_after is not None:
+        killer.start()
+    try:
+        out, err = process.communicate(event, timeout=120)
+    finally:
+        killer.cancel()
+        _kill(process)
+        process.wait()
+        _end_group(process.pid, grace=30)
+    return process.returncode, out, err
+
+
 def _kill(process: subprocess.Popen[str]) -> None:
     if process.poll() is None:
         process.send_signal(signal.SIGKILL)
+
+
+def _end_group(pgid: int, *, grace: float) -> None:
+    deadline = time.monotonic() + grace
+    with contextlib.suppress(ProcessLookupError):
+        while time.monotonic() < deadline:
+            os.killpg(pgid, 0)
+            time.sleep(0.05)
+        os.killpg(pgid, signal.SIGKILL)
 
 
 def _message(body: dict[str, Any]) -> dict[str, Any]:

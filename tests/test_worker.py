@@ -20,7 +20,9 @@ from .conftest import GitDaemon, build, count_commits, digest_of, free_port, sho
 pytestmark = pytest.mark.emulator
 
 
-def start_worker(subscription: str, repo: str, workdir: Path, log: Path) -> subprocess.Popen[bytes]:
+def start_worker(
+    subscription: str, repo: str, workdir: Path, log: Path, *, max_in_flight: int = 3
+) -> subprocess.Popen[bytes]:
     with open(log, "wb") as out:
         return subprocess.Popen(
             [
@@ -35,7 +37,7 @@ def start_worker(subscription: str, repo: str, workdir: Path, log: Path) -> subp
                 "--workdir",
                 str(workdir),
                 "--max-in-flight",
-                "3",
+                str(max_in_flight),
             ],
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -50,9 +52,39 @@ def wait_until(predicate, timeout: float = 30) -> None:
         time.sleep(0.05)
 
 
+def log_lines(log: Path) -> list[dict]:
+    return [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+
+
 def outcomes(log: Path) -> list[str]:
-    lines = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
-    return [line["outcome"] for line in lines if "outcome" in line]
+    return [line["outcome"] for line in log_lines(log) if "outcome" in line]
+
+
+class Gate:
+    """A pre-receive hook that holds every push to `remote` until the test opens the gate."""
+
+    def __init__(self, remote: Path, folder: Path) -> None:
+        folder.mkdir()
+        self.entered, self.hold = folder / "entered", folder / "hold"
+        self.hold.touch()
+        hook = remote / "hooks" / "pre-receive"
+        # Bounded: a failing test cannot leave the push waiting for more than 30 s.
+        hook.write_text(
+            "#!/bin/sh\ncat >/dev/null\n"
+            f"touch '{self.entered}'\n"
+            "n=0\n"
+            f"while [ -e '{self.hold}' ] && [ $n -lt 600 ]; do sleep 0.05; n=$((n+1)); done\n"
+        )
+        hook.chmod(0o755)
+
+    def open(self) -> None:
+        self.hold.unlink(missing_ok=True)
+
+
+def stop(worker: subprocess.Popen[bytes]) -> None:
+    if worker.poll() is None:
+        worker.kill()
+    worker.wait(timeout=30)
 
 
 def new_subscription() -> tuple[str, str]:
@@ -105,3 +137,86 @@ def test_transient_failure_is_nacked_and_delivered_again(emulator, make_config_r
         daemon.stop()
     assert digest_of("later") in show(remote, "clusters/dev/kustomization.yaml")
     assert worker.returncode == 0
+
+
+def test_sigterm_lets_the_promotion_in_flight_finish(emulator, make_config_repo, tmp_path):
+    remote = make_config_repo()
+    gate = Gate(remote, tmp_path / "gate")
+    topic, subscription = new_subscription()
+    log = tmp_path / "worker.log"
+    worker = start_worker(subscription, str(remote), tmp_path / "work", log)
+    try:
+        publish(topic, json.dumps(build(digest=digest_of("in-flight"))).encode())
+        wait_until(gate.entered.exists)
+        worker.send_signal(signal.SIGTERM)
+        time.sleep(1.0)
+        assert worker.poll() is None, "the worker exited with a promotion in flight"
+        gate.open()
+        assert worker.wait(timeout=30) == 0
+    finally:
+        gate.open()
+        stop(worker)
+    assert digest_of("in-flight") in show(remote, "clusters/dev/kustomization.yaml")
+    messages = [line["message"] for line in log_lines(log)]
+    [done] = [n for n, m in enumerate(messages) if m.startswith("promoted")]
+    [stopped] = [n for n, m in enumerate(messages) if m.startswith("stopped listening")]
+    assert done < stopped, messages
+
+
+@pytest.mark.parametrize("max_in_flight", [1, 2])
+def test_max_in_flight_bounds_the_messages_handled_at_once(
+    emulator, make_config_repo, tmp_path, max_in_flight
+):
+    remote = make_config_repo()
+    gate = Gate(remote, tmp_path / "gate")
+    topic, subscription = new_subscription()
+    log = tmp_path / "worker.log"
+    worker = start_worker(
+        subscription, str(remote), tmp_path / "work", log, max_in_flight=max_in_flight
+    )
+    try:
+        publish(topic, json.dumps(build()).encode())
+        wait_until(gate.entered.exists)
+        publish(topic, b"not json")  # handled at once, if a second message may be in flight
+        if max_in_flight > 1:
+            wait_until(lambda: outcomes(log) == ["invalid"])
+        else:
+            time.sleep(3.0)
+            assert outcomes(log) == []
+        gate.open()
+        wait_until(lambda: sorted(outcomes(log)) == ["invalid", "promoted"])
+    finally:
+        gate.open()
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=30) == 0
+        stop(worker)
+
+
+def test_a_failed_subscription_stream_exits_75(emulator, tmp_path, make_config_repo):
+    missing = f"projects/w{uuid.uuid4().hex[:12]}/subscriptions/does-not-exist"
+    log = tmp_path / "worker.log"
+    worker = start_worker(missing, str(make_config_repo()), tmp_path / "work", log)
+    try:
+        assert worker.wait(timeout=60) == 75
+    finally:
+        stop(worker)
+    [line] = [line for line in log_lines(log) if line["severity"] == "ERROR"]
+    assert line["message"].startswith("subscription stream failed")
+
+
+def test_listen_with_a_bad_setting_exits_2(tmp_path):
+    done = subprocess.run(
+        [
+            *(sys.executable, "-m", "promoter", "listen"),
+            *("--subscription", "projects/p/subscriptions/s"),
+            *("--repo", "ftp://127.0.0.1/config.git", "--workdir", str(tmp_path)),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert (
+        done.stderr.strip()
+        == "promoter: error: repo: unsupported URL scheme 'ftp' in ftp://127.0.0.1/config.git"
+    )
