@@ -7,6 +7,8 @@ figures of this same run):
   e2e         4    publish to the Pub/Sub emulator -> push -> function -> commit on the remote
   contention  5-6  8 promoter processes on one remote: throughput, retries, lost updates, memory
 --quick runs reduced sizes in well under a minute and judges no target.
+Exit status: 0 when every target measured in the run is met (always, with --quick), 1 when one
+is missed, so that the figures are judged by the tool and not by a reader.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from bench.coldstart import run_cold_start
 from bench.contention import run_contention
 from bench.endtoend import run_end_to_end
 from bench.scenarios import run_warm
-from bench.targets import MB, judge
+from bench.targets import MB, exit_status, judge
 
 SCENARIOS = ("warm", "cold", "e2e", "contention")
 Repo = tuple[str, int, int]  # label, files, commits
@@ -70,7 +72,7 @@ def main() -> int:
     _print_table(report)
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
-    return 0
+    return exit_status(targets)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -152,6 +154,8 @@ def _print_table(report: dict[str, Any]) -> None:
             value = "-" if t["value"] is None else f"{t['value']:.3g}"
             text = f"{t['scenario']}  {t['target']}"
             print(f"  {t['verdict']:<7} {text:<46} {value:>7}  {t['bound']}")
+        missed = sum(t["verdict"] == "MISSED" for t in report["targets"])
+        print(f"\n{missed} target(s) missed" if missed else "\nevery measured target met")
     elif report["quick"]:
         print("\nquick run: reduced sizes, targets not judged")
 

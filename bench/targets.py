@@ -67,6 +67,11 @@ def judge(scenarios: dict[str, Any]) -> list[Target]:
     ]
 
 
+def exit_status(targets: list[Target]) -> int:
+    """1 when any measured target is missed, else 0 (a target not measured is not judged)."""
+    return 1 if any(t.met is False for t in targets) else 0
+
+
 def _getter(scenarios: dict[str, Any]) -> Callable[..., Any]:
     def get(*keys: str) -> Any:
         value: Any = scenarios

@@ -12,13 +12,14 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from promoter.devloop import free_port, function_command, wait_for_port
+from promoter.devloop import free_port as free_port  # re-exported for the test modules
+from promoter.devloop import function_command, wait_for_port
 
 # Every process a test starts inherits this variable (children of children too), so that what
 # a test leaves running can be found, reported and ended, whoever its parent is now.
@@ -179,6 +180,7 @@ class GitDaemon:
     def __init__(self, root: Path, port: int) -> None:
         self.root, self.port = root, port
         self.process: subprocess.Popen[bytes] | None = None
+        self.stale_locks_cleared = 0
 
     def __enter__(self) -> GitDaemon:
         return self
@@ -195,6 +197,7 @@ class GitDaemon:
         for served in self.root.glob("*.git"):
             for stale in [*served.glob("*.lock"), *served.glob("refs/**/*.lock")]:
                 stale.unlink(missing_ok=True)
+                self.stale_locks_cleared += 1
         self.process = subprocess.Popen(
             [
                 "git",
@@ -339,7 +342,9 @@ def no_process_left_behind(request: pytest.FixtureRequest) -> Iterator[None]:
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     """Where gcloud exists, a skipped emulator test is a failure: CI must not go green over it."""
     report = yield
     needs_emulator = item.get_closest_marker("emulator") or "emulator" in getattr(

@@ -13,7 +13,7 @@ import copy
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 import pytest
@@ -103,7 +103,7 @@ def crd_problems(obj: Obj, crds: dict[tuple[str, str], Obj]) -> list[str]:
     """Why the API server would refuse `obj` given Argo CD's CRDs (empty when it would not)."""
     group, _, version = str(obj.get("apiVersion", "")).rpartition("/")
     name = f"{obj.get('kind')}/{(obj.get('metadata') or {}).get('name')}"
-    crd = crds.get((group, obj.get("kind")))
+    crd = crds.get((group, cast(str, obj.get("kind"))))
     if crd is None:
         return [f"{name}: no Argo CD CRD defines kind {obj.get('kind')} in group {group!r}"]
     served = {v["name"]: v for v in crd["spec"]["versions"] if v.get("served")}
@@ -501,7 +501,7 @@ def test_applications_link_to_cloud_build_and_their_own_promotions() -> None:
 def deep_links() -> list[Obj]:
     (patch,) = load_docs((ARGOCD / "argocd-cm-links.yaml").read_text())
     assert patch["kind"] == "ConfigMap" and patch["metadata"]["name"] == "argocd-cm"
-    links: list[Obj] = load_docs(patch["data"]["application.links"])[0]
+    links = cast(list[Obj], load_docs(patch["data"]["application.links"])[0])
     return links
 
 

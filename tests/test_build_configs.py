@@ -26,7 +26,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from ruamel.yaml import YAML
@@ -144,7 +144,7 @@ def triggered(path: Path) -> dict[str, Any]:
     config = load(path)
     values = {**TRIGGERED, **config.get("substitutions", {})}
     body = {key: value for key, value in config.items() if key != "substitutions"}
-    return resolve(body, values)
+    return cast(dict[str, Any], resolve(body, values))
 
 
 def command(step: dict[str, Any]) -> list[str]:

@@ -36,7 +36,6 @@ def test_dev_loop_promotes_a_simulated_build_into_the_dev_overlay(tmp_path, flag
         while not (home / "state.json").exists():
             assert dev.poll() is None and time.monotonic() < deadline, "promoter dev did not start"
             time.sleep(0.1)
-        started = time.monotonic()
         done = subprocess.run(
             [
                 sys.executable,
@@ -52,13 +51,12 @@ def test_dev_loop_promotes_a_simulated_build_into_the_dev_overlay(tmp_path, flag
             text=True,
             timeout=120,
         )
-        elapsed = time.monotonic() - started
     finally:
         dev.send_signal(signal.SIGTERM)
         output, _ = dev.communicate(timeout=30)
 
     assert done.returncode == 0, done.stderr
-    assert "Build-Id:" in done.stdout and elapsed < 30
+    assert "Build-Id:" in done.stdout
     posted = bool(flags) or shutil.which("gcloud") is None
     assert ("no emulator" in done.stdout) == posted
     repo = home / "config.git"

@@ -39,7 +39,7 @@ def test_publish_to_commit_through_the_emulator(emulator, make_config_repo, func
         assert digest_of(("e2e", n)) in show(remote, "clusters/dev/kustomization.yaml")
 
     # A repeated message and a failed build reach the function and change nothing.
-    before = count_commits(remote)
+    commits_before = count_commits(remote)
     publish(topic, json.dumps(event).encode())
     publish(topic, json.dumps(build(status="FAILURE")).encode())
     deadline = time.monotonic() + 20
@@ -49,6 +49,6 @@ def test_publish_to_commit_through_the_emulator(emulator, make_config_repo, func
         ["unchanged", "ignored"],
         ["ignored", "unchanged"],
     )
-    assert count_commits(remote) == before
+    assert count_commits(remote) == commits_before
     latencies.sort()
     print(f"\npublish -> visible commit: median {latencies[2]:.3f} s, max {latencies[-1]:.3f} s")

@@ -118,7 +118,7 @@ def test_invalid_event_is_acknowledged_and_logged_as_error(make_config_repo, fun
 
 def test_garbage_data_is_acknowledged(make_config_repo, function_server):
     server = function_server(make_config_repo())
-    body = {
+    body: dict[str, Any] = {
         "message": {"data": "%%% not base64", "messageId": "1"},
         "subscription": "projects/p/subscriptions/s",
     }

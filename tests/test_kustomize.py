@@ -192,7 +192,15 @@ def test_a_promotion_of_web_renders_its_digest_in_dev_and_leaves_prod(
     digest = digest_of("a new web build")
     event = build(image=WEB, digest=digest)
 
-    command = ["promote", "--event", "-", "--repo", bare, "--workdir", tmp_path / "work"]
+    command: list[str | Path] = [
+        "promote",
+        "--event",
+        "-",
+        "--repo",
+        bare,
+        "--workdir",
+        tmp_path / "work",
+    ]
     done = run_cli(*command, stdin=json.dumps(event))
 
     assert done.returncode == 0, done.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -21,7 +22,7 @@ FILES = {
 }
 
 
-def apply(files: dict[str, str], body: dict) -> str:
+def apply(files: dict[str, str], body: dict[str, Any]) -> str:
     """Run one event through plan() and write its result into `files`; return the outcome."""
     ledger = Ledger.from_text(files.get(ledger_file.PATH))
     manifests = {p: t for p, t in files.items() if p != ledger_file.PATH}

@@ -18,7 +18,9 @@ def load(name: str) -> Policy:
 
 def test_full_policy_parses():
     policy = load("full.yaml")
-    [web] = policy.rules_for(WEB, "main")
+    web_rules = policy.rules_for(WEB, "main")
+    assert web_rules is not None
+    [web] = web_rules
     assert web.allows_path("clusters/dev/a/b/deploy.yaml")
     assert web.allows_path("clusters/staging/deploy.yaml")
     assert not web.allows_path("clusters/staging/nested/deploy.yaml")
@@ -26,7 +28,9 @@ def test_full_policy_parses():
     assert policy.rules_for(WEB, "release/2.1") == (web,)
     assert policy.rules_for(WEB, "feature/x") == ()
     assert policy.rules_for(WEB, None) == ()
-    [worker] = policy.rules_for(WORKER, None)
+    worker_rules = policy.rules_for(WORKER, None)
+    assert worker_rules is not None
+    [worker] = worker_rules
     assert worker.allows_path("anything/at/all.yaml")
 
 

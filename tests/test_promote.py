@@ -185,7 +185,11 @@ def test_policy_limits_paths_and_branches(make_config_repo, workdir):
 def test_policy_file_can_live_elsewhere(make_config_repo, workdir):
     remote = make_config_repo({"ops/policy.yaml": POLICY})
     _, result, _ = cli_promote(build(), remote, workdir, "--policy", "ops/policy.yaml")
-    assert "clusters/prod/deployment.yaml" not in {c["path"] for c in result["changes"]}
+    assert result["outcome"] == "promoted"
+    assert {c["path"] for c in result["changes"]} == {
+        "clusters/dev/deployment.yaml",
+        "clusters/dev/kustomization.yaml",
+    }
 
 
 def test_bad_policy_names_the_key(make_config_repo, workdir):
@@ -258,6 +262,7 @@ def test_concurrent_workspaces_lose_no_update(make_config_repo, tmp_path):
     for thread in threads:
         thread.join()
 
+    assert len(results) == len(events), "a thread ended without a result"
     assert all(r.outcome in ("promoted", "unchanged") for r in results)
     assert git("--git-dir", remote, "rev-list", "--merges", "main") == ""
     assert digest_of(19) in show(remote, "clusters/prod/deployment.yaml")
@@ -398,3 +403,17 @@ def test_a_workspace_init_killed_halfway_is_cleared(make_config_repo, workdir):
     code, result, _ = cli_promote(build(create_time="2026-03-02T09:01:00Z"), remote, workdir)
     assert (code, result["outcome"]) == (0, "promoted")
     assert not unfinished.exists()
+
+
+def test_a_remote_left_locked_is_named_and_not_retried_as_a_race(make_config_repo, workdir):
+    remote = make_config_repo()
+    lock = remote / "refs" / "heads" / "main.lock"
+    lock.write_text("")  # what a git server killed mid-push leaves behind
+    code, result, stderr = cli_promote(build(digest=digest_of("locked")), remote, workdir)
+    assert (code, result) == (75, None)
+    assert "the remote is locked: refs/heads/main.lock exists" in stderr
+    assert count_commits(remote) == 1
+
+    lock.unlink()  # the server's operator removes it: the redelivery promotes
+    code, result, _ = cli_promote(build(digest=digest_of("locked")), remote, workdir)
+    assert (code, result["outcome"]) == (0, "promoted")

@@ -86,7 +86,10 @@ def test_duplicates_and_disorder_across_function_servers(tmp_path, function_serv
         delivered = work.qsize()
 
         def deliver(index: int, body: dict[str, Any]) -> str:
-            envelope = {"message": _message(body), "subscription": "projects/p/subscriptions/s"}
+            envelope: dict[str, Any] = {
+                "message": _message(body),
+                "subscription": "projects/p/subscriptions/s",
+            }
             response = requests.post(servers[index].url, json=envelope, timeout=120)
             return "ok" if response.status_code == 200 else "retry"
 
@@ -162,6 +165,7 @@ def test_faults_remote_outages_and_killed_processes(tmp_path):
             stop_chaos.set()
             chaos_thread.join()
         elapsed = time.monotonic() - started
+        faults["stale-locks-cleared-on-restart"] = daemon.stale_locks_cleared
     found = reliability.check(remote, made)
     report(
         "faults",

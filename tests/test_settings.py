@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any, cast
 
 from . import http_git
 from .conftest import WEB, build, count_commits, digest_of, git, promote_cli, show, tip
@@ -29,12 +30,12 @@ def changed_paths(bare: Path, rev: str) -> set[str]:
     return {path for path in out.splitlines() if not path.startswith(".promoter/")}
 
 
-def promoted(server, event) -> dict:
+def promoted(server, event) -> dict[str, Any]:
     response = post_binary(server.url, event)
     assert response.status_code == 200, response.text
     [line] = [line for line in server.log_lines() if line.get("buildId") == event["id"]]
     assert line["outcome"] == "promoted", line
-    return line
+    return cast(dict[str, Any], line)
 
 
 def test_promoter_branch_moves_that_branch_only(make_config_repo, function_server):

@@ -10,6 +10,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -52,7 +53,7 @@ def wait_until(predicate, timeout: float = 30) -> None:
         time.sleep(0.05)
 
 
-def log_lines(log: Path) -> list[dict]:
+def log_lines(log: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
 
 
