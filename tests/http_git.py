@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import ssl
 import subprocess
 import threading
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -13,6 +15,24 @@ from pathlib import Path
 def pkt_line(text: str) -> bytes:
     data = text.encode()
     return b"%04x" % (len(data) + 4) + data
+
+
+@contextlib.contextmanager
+def serving(
+    root: Path,
+    token: str | None,
+    tls: ssl.SSLContext | None = None,
+    *,
+    refuse_with: str | None = None,
+) -> Iterator[tuple[str, list[str]]]:
+    """`serve` for the length of a `with`: yields the base URL and the Authorization headers."""
+    server, seen = serve(root, token, tls, refuse_with=refuse_with)
+    scheme = "https" if tls is not None else "http"
+    try:
+        yield f"{scheme}://127.0.0.1:{server.server_address[1]}", seen
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def serve(

@@ -21,11 +21,11 @@ TOKEN = "ghs_s3cr3tT0kenValue1234567890"
 
 
 def promote_over_http(remote: Path, workdir: Path, token: str | None, url_token: str | None):
-    server, seen = http_git.serve(remote.parent, url_token)
-    url = f"http://127.0.0.1:{server.server_address[1]}/{remote.name}"
-    env = {**os.environ, "PROMOTER_GIT_TOKEN": token or ""}
-    done = promote_cli(build(digest=digest_of("http")), url, str(workdir), env=env)
-    server.shutdown()
+    with http_git.serving(remote.parent, url_token) as (base, seen):
+        env = {**os.environ, "PROMOTER_GIT_TOKEN": token or ""}
+        done = promote_cli(
+            build(digest=digest_of("http")), f"{base}/{remote.name}", workdir, env=env
+        )
     return done, seen
 
 
@@ -86,15 +86,10 @@ def test_git_error_lines_are_redacted():
 
 def test_a_server_quoting_the_token_back_is_redacted(make_config_repo, workdir):
     remote = make_config_repo()
-    server, seen = http_git.serve(remote.parent, TOKEN, refuse_with=f"token {TOKEN} is revoked")
-    url = f"http://127.0.0.1:{server.server_address[1]}/{remote.name}"
-    try:
-        done = promote_cli(
-            build(), url, str(workdir), env={**os.environ, "PROMOTER_GIT_TOKEN": TOKEN}
-        )
-    finally:
-        server.shutdown()
-        server.server_close()
+    revoked = f"token {TOKEN} is revoked"
+    with http_git.serving(remote.parent, TOKEN, refuse_with=revoked) as (base, seen):
+        env = {**os.environ, "PROMOTER_GIT_TOKEN": TOKEN}
+        done = promote_cli(build(), f"{base}/{remote.name}", workdir, env=env)
     assert done.returncode == 75
     assert "remote error: token *** is revoked" in done.stderr  # git's own line, redacted
     assert TOKEN not in done.stdout + done.stderr
@@ -133,10 +128,9 @@ def test_https_certificates_are_verified_before_any_token_is_sent(
     make_config_repo, workdir, tmp_path
 ):
     remote = make_config_repo()
-    server, seen = http_git.serve(remote.parent, TOKEN, tls=self_signed(tmp_path))
-    url = f"https://127.0.0.1:{server.server_address[1]}/{remote.name}"
-    done = promote_cli(build(), url, str(workdir), env={**os.environ, "PROMOTER_GIT_TOKEN": TOKEN})
-    server.shutdown()
+    with http_git.serving(remote.parent, TOKEN, tls=self_signed(tmp_path)) as (base, seen):
+        env = {**os.environ, "PROMOTER_GIT_TOKEN": TOKEN}
+        done = promote_cli(build(), f"{base}/{remote.name}", workdir, env=env)
     assert done.returncode == 75
     assert "certificate" in done.stderr.lower()
     assert seen == []  # the handshake failed: no request, so no credentials, reached the server

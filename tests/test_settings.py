@@ -138,13 +138,8 @@ def test_workdir_flag_holds_the_workspace(make_config_repo, tmp_path):
 def test_promoter_git_token_reaches_the_server(make_config_repo, function_server):
     remote = make_config_repo()
     token = "ghs_settingsT0kenValue0987654321"
-    server, seen = http_git.serve(remote.parent, token)
-    try:
-        url = f"http://127.0.0.1:{server.server_address[1]}/{remote.name}"
-        promoted(function_server(url, PROMOTER_GIT_TOKEN=token), build())
-    finally:
-        server.shutdown()
-        server.server_close()
+    with http_git.serving(remote.parent, token) as (base, seen):
+        promoted(function_server(f"{base}/{remote.name}", PROMOTER_GIT_TOKEN=token), build())
     assert count_commits(remote) == 2
     assert any(auth.startswith("Basic ") for auth in seen)
 

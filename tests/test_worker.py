@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -82,10 +83,24 @@ class Gate:
         self.hold.unlink(missing_ok=True)
 
 
-def stop(worker: subprocess.Popen[bytes]) -> None:
-    if worker.poll() is None:
-        worker.kill()
-    worker.wait(timeout=30)
+def stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.kill()
+    process.wait(timeout=30)
+
+
+@pytest.fixture
+def worker() -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
+    """Factory: start a worker; every one started is stopped at the end, pass or fail."""
+    started: list[subprocess.Popen[bytes]] = []
+
+    def start(*args: Any, **kwargs: Any) -> subprocess.Popen[bytes]:
+        started.append(start_worker(*args, **kwargs))
+        return started[-1]
+
+    yield start
+    for process in started:
+        stop(process)
 
 
 def new_subscription() -> tuple[str, str]:
@@ -94,11 +109,11 @@ def new_subscription() -> tuple[str, str]:
     return topic, f"projects/{project}/subscriptions/promoter-pull"
 
 
-def test_worker_promotes_acks_and_stops_cleanly(emulator, make_config_repo, tmp_path):
+def test_worker_promotes_acks_and_stops_cleanly(emulator, worker, make_config_repo, tmp_path):
     remote = make_config_repo()
     topic, subscription = new_subscription()
     log = tmp_path / "worker.log"
-    worker = start_worker(subscription, str(remote), tmp_path / "work", log)
+    process = worker(subscription, str(remote), tmp_path / "work", log)
 
     events = [
         build(create_time=f"2026-03-02T09:{n:02d}:00Z", digest=digest_of(("w", n)))
@@ -109,8 +124,8 @@ def test_worker_promotes_acks_and_stops_cleanly(emulator, make_config_repo, tmp_
     publish(topic, b"not json at all")
     wait_until(lambda: len(outcomes(log)) >= 7)
 
-    worker.send_signal(signal.SIGTERM)
-    assert worker.wait(timeout=30) == 0
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=30) == 0
     assert digest_of(("w", 3)) in show(remote, "clusters/dev/kustomization.yaml")
     assert count_commits(remote) <= 5  # at most one commit per build; older ones may be skipped
     seen = outcomes(log)
@@ -118,45 +133,40 @@ def test_worker_promotes_acks_and_stops_cleanly(emulator, make_config_repo, tmp_
     assert "retry" not in seen
 
 
-def test_transient_failure_is_nacked_and_delivered_again(emulator, make_config_repo, tmp_path):
+def test_transient_failure_is_nacked_and_delivered_again(
+    emulator, worker, make_config_repo, tmp_path
+):
     remote = make_config_repo()
     port = free_port()
     url = f"git://127.0.0.1:{port}/{remote.name}"
     topic, subscription = new_subscription()
     log = tmp_path / "worker.log"
-    worker = start_worker(subscription, url, tmp_path / "work", log)
+    process = worker(subscription, url, tmp_path / "work", log)
     publish(topic, json.dumps(build(digest=digest_of("later"))).encode())
     wait_until(lambda: "retry" in outcomes(log))
 
-    daemon = GitDaemon(remote.parent, port)
-    try:
+    with GitDaemon(remote.parent, port) as daemon:
         daemon.start()
         wait_until(lambda: "promoted" in outcomes(log), timeout=60)
-    finally:
-        worker.send_signal(signal.SIGINT)
-        worker.wait(timeout=30)
-        daemon.stop()
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=30) == 0
     assert digest_of("later") in show(remote, "clusters/dev/kustomization.yaml")
-    assert worker.returncode == 0
 
 
-def test_sigterm_lets_the_promotion_in_flight_finish(emulator, make_config_repo, tmp_path):
+def test_sigterm_lets_the_promotion_in_flight_finish(emulator, worker, make_config_repo, tmp_path):
     remote = make_config_repo()
     gate = Gate(remote, tmp_path / "gate")
     topic, subscription = new_subscription()
     log = tmp_path / "worker.log"
-    worker = start_worker(subscription, str(remote), tmp_path / "work", log)
-    try:
-        publish(topic, json.dumps(build(digest=digest_of("in-flight"))).encode())
-        wait_until(gate.entered.exists)
-        worker.send_signal(signal.SIGTERM)
-        time.sleep(1.0)
-        assert worker.poll() is None, "the worker exited with a promotion in flight"
-        gate.open()
-        assert worker.wait(timeout=30) == 0
-    finally:
-        gate.open()
-        stop(worker)
+    process = worker(subscription, str(remote), tmp_path / "work", log)
+    publish(topic, json.dumps(build(digest=digest_of("in-flight"))).encode())
+    wait_until(gate.entered.exists)
+    process.send_signal(signal.SIGTERM)
+    time.sleep(1.0)
+    assert process.poll() is None, "the worker exited with a promotion in flight"
+    gate.open()
+    assert process.wait(timeout=30) == 0
+
     assert digest_of("in-flight") in show(remote, "clusters/dev/kustomization.yaml")
     messages = [line["message"] for line in log_lines(log)]
     [done] = [n for n, m in enumerate(messages) if m.startswith("promoted")]
@@ -166,41 +176,32 @@ def test_sigterm_lets_the_promotion_in_flight_finish(emulator, make_config_repo,
 
 @pytest.mark.parametrize("max_in_flight", [1, 2])
 def test_max_in_flight_bounds_the_messages_handled_at_once(
-    emulator, make_config_repo, tmp_path, max_in_flight
+    emulator, worker, make_config_repo, tmp_path, max_in_flight
 ):
     remote = make_config_repo()
     gate = Gate(remote, tmp_path / "gate")
     topic, subscription = new_subscription()
     log = tmp_path / "worker.log"
-    worker = start_worker(
-        subscription, str(remote), tmp_path / "work", log, max_in_flight=max_in_flight
-    )
-    try:
-        publish(topic, json.dumps(build()).encode())
-        wait_until(gate.entered.exists)
-        publish(topic, b"not json")  # handled at once, if a second message may be in flight
-        if max_in_flight > 1:
-            wait_until(lambda: outcomes(log) == ["invalid"])
-        else:
-            time.sleep(3.0)
-            assert outcomes(log) == []
-        gate.open()
-        wait_until(lambda: sorted(outcomes(log)) == ["invalid", "promoted"])
-    finally:
-        gate.open()
-        worker.send_signal(signal.SIGTERM)
-        assert worker.wait(timeout=30) == 0
-        stop(worker)
+    process = worker(subscription, str(remote), tmp_path / "work", log, max_in_flight=max_in_flight)
+    publish(topic, json.dumps(build()).encode())
+    wait_until(gate.entered.exists)
+    publish(topic, b"not json")  # handled at once, if a second message may be in flight
+    if max_in_flight > 1:
+        wait_until(lambda: outcomes(log) == ["invalid"])
+    else:
+        time.sleep(3.0)
+        assert outcomes(log) == []
+    gate.open()
+    wait_until(lambda: sorted(outcomes(log)) == ["invalid", "promoted"])
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=30) == 0
 
 
-def test_a_failed_subscription_stream_exits_75(emulator, tmp_path, make_config_repo):
+def test_a_failed_subscription_stream_exits_75(emulator, worker, tmp_path, make_config_repo):
     missing = f"projects/w{uuid.uuid4().hex[:12]}/subscriptions/does-not-exist"
     log = tmp_path / "worker.log"
-    worker = start_worker(missing, str(make_config_repo()), tmp_path / "work", log)
-    try:
-        assert worker.wait(timeout=60) == 75
-    finally:
-        stop(worker)
+    process = worker(missing, str(make_config_repo()), tmp_path / "work", log)
+    assert process.wait(timeout=60) == 75
     [line] = [line for line in log_lines(log) if line["severity"] == "ERROR"]
     assert line["message"].startswith("subscription stream failed")
 
