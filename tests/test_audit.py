@@ -85,3 +85,49 @@ def test_hostile_values_cannot_add_lines_or_trailers():
     assert not any(
         line.startswith(("Build-Id: forged", "Image: evil")) for line in message.splitlines()
     )
+
+
+def test_the_whole_message_as_git_log_shows_it():
+    w = digest_of("w")
+    assert commit_message(event(), [CHANGE]) == (
+        f"Promote web@{w[7:19]} (build 5d1c0e7a)\n"
+        "\n"
+        f"Cloud Build {BUILD_ID} (project demo-shop, trigger web-main, branch main,"
+        " source 4be1a9c0d2e4).\n"
+        "\n"
+        f"- clusters/dev/deployment.yaml: web:1.0 -> web:4be1a9c@{w[:19]}\n"
+        "\n"
+        "[skip ci]\n"
+        "\n"
+        f"Build-Id: {BUILD_ID}\n"
+        "Build-Create-Time: 2026-03-02T09:10:51.402118Z\n"
+        f"Image: {WEB}@{w}\n"
+        "Source-Commit: 4be1a9c0d2e4f6a8b0c2d4e6f8a0b2c4d6e8f0a2\n"
+        "Build-Log: https://console.cloud.google.com/cloud-build/builds/x?project=1\n"
+    )
+
+
+def test_the_summary_names_only_the_facts_the_build_has():
+    bare = event(project_id=None, trigger_name=None, branch=None, source_commit=None)
+    assert commit_message(bare, [CHANGE]).splitlines()[2] == f"Cloud Build {BUILD_ID}."
+    some = event(project_id=None, branch=None)
+    assert commit_message(some, [CHANGE]).splitlines()[2] == (
+        f"Cloud Build {BUILD_ID} (trigger web-main, source 4be1a9c0d2e4)."
+    )
+
+
+def test_a_subject_of_72_characters_is_kept_and_one_longer_is_summarised():
+    # "Promote NAME@<12 hex> (build <8>)" is 38 characters besides NAME.
+    for length, kept in [(34, True), (35, False)]:
+        image = ImageRef(f"europe-west1-docker.pkg.dev/p/r/{'n' * length}", digest_of(length))
+        subject = commit_message(event(images=(image,)), [CHANGE]).splitlines()[0]
+        assert (len(subject) == 38 + length) == kept, subject
+        assert kept or subject == "Promote 1 images (build 5d1c0e7a)"
+
+
+def test_trailers_without_optional_facts():
+    bare = event(create_time=None, source_commit=None, log_url=None)
+    assert trailers(commit_message(bare, [CHANGE])) == [
+        f"Build-Id: {BUILD_ID}",
+        f"Image: {WEB}@{digest_of('w')}",
+    ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from promoter.errors import ConfigError
@@ -71,3 +73,22 @@ def test_policy_of_the_wrong_shape_is_a_config_error():
     for text in ["- a\n- b\n", "images: 3\n", "images:\n  - 3\n", "images:\n  - repository: 3\n"]:
         with pytest.raises(ConfigError):
             Policy.from_yaml(text)
+
+
+@pytest.mark.parametrize(
+    ("rule", "expected"),
+    [
+        ("paths: [5]", "images[0].paths: expected a list of non-empty strings"),
+        ('branches: ["main", 7]', "images[0].branches: expected a list of non-empty strings"),
+        ('paths: [""]', "images[0].paths: expected a list of non-empty strings"),
+    ],
+)
+def test_lists_hold_non_empty_strings_only(rule, expected):
+    with pytest.raises(ConfigError, match=rf"^promoter.yaml: {re.escape(expected)}$"):
+        Policy.from_yaml(f"images:\n  - repository: {WEB}\n    {rule}\n")
+
+
+@pytest.mark.parametrize("repository", ["Not/An/Image", "web app", "registry.io/web:"])
+def test_a_repository_that_is_no_image_reference_names_the_key(repository):
+    with pytest.raises(ConfigError, match=r"^promoter.yaml: images\[0\]\.repository: expected"):
+        Policy.from_yaml(f'images:\n  - repository: "{repository}"\n')
