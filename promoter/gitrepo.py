@@ -26,6 +26,7 @@ from gitdb import IStream, LooseObjectDB  # type: ignore[import-untyped]
 from promoter.candidates import CandidateIndex
 from promoter.errors import ConfigError, GitUnavailable, PushRejected, RemoteLocked
 from promoter.gittree import rewrite_tree
+from promoter.images import grep_pattern
 from promoter.remote import Remote
 
 TIP_REF = "refs/promoter/tip"
@@ -231,7 +232,7 @@ class Workspace:
         return first if _OBJECT_ID.fullmatch(first) else None
 
     def yaml_paths_naming(self, tip: str, needles: Collection[str]) -> set[str]:
-        """Paths of the regular YAML files of `tip` whose text contains any of `needles`."""
+        """Paths of the regular YAML files of `tip` that name any of the repositories `needles`."""
         if not needles:
             return set()
         index = self._index = CandidateIndex.load(self._index_file)
@@ -259,9 +260,10 @@ class Workspace:
             index.advance(commit, yaml, files.get)
             index.save(self._index_file)
 
-    def _grep(self, tip: str, needle: str) -> set[str]:
+    def _grep(self, tip: str, repository: str) -> set[str]:
+        pattern = grep_pattern(repository)
         status, out, _ = self._run(
-            "grep", "-l", "-z", "-F", "--no-color", "-e", needle, tip, "--", *YAML_PATHSPECS
+            "grep", "-l", "-z", "-E", "--no-color", "-e", pattern, tip, "--", *YAML_PATHSPECS
         )
         if status not in (0, 1):
             raise GitUnavailable(f"git grep failed in workspace {self.path}")

@@ -17,6 +17,11 @@ _REFERENCE = re.compile(
 )
 DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 MAX_NAME = 255
+# What may follow a repository where a manifest names it: a tag or digest, a closing quote or
+# flow bracket, a comma, a blank or the end of the line. `.../apps/web` is inside
+# `.../apps/web-api:1.2`, but that names another repository.
+_ENDS = "]@:\"' \t\r,}"
+_ERE_SPECIAL = re.compile(r"([.\[\]\\^$*+?(){}|])")
 
 
 @dataclass(frozen=True)
@@ -57,3 +62,14 @@ class ImageRef:
 def is_digest(text: str) -> bool:
     """True for `sha256:` followed by exactly 64 lowercase hex digits."""
     return DIGEST.fullmatch(text) is not None
+
+
+def names(*repositories: str) -> re.Pattern[str]:
+    """Matches where a text names one of `repositories` (not a longer name that starts with it)."""
+    alternatives = "|".join(re.escape(r) for r in sorted(repositories, key=len, reverse=True))
+    return re.compile(f"(?:{alternatives})(?:[{re.escape(_ENDS)}]|$)", re.M)
+
+
+def grep_pattern(repository: str) -> str:
+    """`names(repository)` as a POSIX extended regular expression, for `git grep -E`."""
+    return _ERE_SPECIAL.sub(r"\\\1", repository) + f"([{_ENDS}]|$)"

@@ -12,7 +12,7 @@ from promoter.errors import ManifestError
 from promoter.events import BuildEvent
 from promoter.images import ImageRef
 from promoter.ledger import Ledger, Record
-from promoter.manifests import find_sites, pin
+from promoter.manifests import Manifest
 from promoter.policy import ImageRule, Policy
 
 Outcome = Literal["promoted", "unchanged", "ignored"]
@@ -81,13 +81,14 @@ def _edit(
         if not images:
             continue
         try:
-            sites = find_sites(files[path], images, path=path)
+            manifest = Manifest.read(files[path], images, path=path)
+            sites = manifest.sites
             fresh = {
                 s.repository: images[s.repository]
                 for s in sites
                 if _is_fresh(event, ledger, path, s.repository)
             }
-            text, file_changes = pin(files[path], fresh, path=path)
+            text, file_changes = manifest.pin(fresh)
         except ManifestError as err:
             skipped.append(str(err))
             continue

@@ -64,6 +64,8 @@ GOLDEN: dict[str, tuple[str, dict[str, ImageRef]]] = {
         {**cart(None), **web()},
     ),
     "kustomization-newname": ("components/cart/kustomization.yaml", cart()),
+    "rendered-neighbours": ("charts/rendered/all.yaml", cart()),
+    "yaml-directive": ("deploy/cart/all.yaml", cart()),
 }
 
 
@@ -592,3 +594,62 @@ def test_any_text_either_reads_or_is_a_manifest_error(text: str) -> None:
     except ManifestError as err:
         assert str(err).startswith("x.yaml: line ")
         assert "\n" not in str(err)
+
+
+# Documents read one by one
+
+
+def read_whole(text: str) -> str:
+    """`text` behind a directive: the stream is then composed whole, not document by document."""
+    return "%YAML 1.2\n---\n" + text
+
+
+SPLITTABLE = [name for name in GOLDEN if not read(f"{name}.yaml").startswith(("%", "\ufeff"))]
+
+
+@pytest.mark.parametrize("name", SPLITTABLE)
+@pytest.mark.parametrize("suffix", [".yaml", ".expected.yaml"])
+def test_documents_read_one_by_one_find_what_the_whole_stream_has(name: str, suffix: str) -> None:
+    path, images = GOLDEN[name]
+    text = read(f"{name}{suffix}")
+    whole = find_sites(read_whole(text), images.keys(), path=path)
+    assert find_sites(text, images.keys(), path=path) == whole
+
+
+def test_a_big_stream_is_pinned_in_the_two_documents_that_name_the_image() -> None:
+    neighbour = read("rendered-neighbours.yaml").replace("/cart:", "/cart-web:")
+    target = read("deployment-comments.yaml")
+    stream = "---\n".join([neighbour] * 200 + [target] + [neighbour] * 200 + [target])
+    new, changes = pin(stream, cart(), path="rendered/all.yaml")
+    assert len(stream) > 400_000
+    assert len(changes) == 2 * len(find_sites(target, [CART], path="t"))
+    pairs = zip(stream.splitlines(), new.splitlines(), strict=True)
+    changed = [old for old, line in pairs if old != line]
+    assert len(changed) == len(changes) and all("image:" in line for line in changed)
+    assert_minimal_diff(stream, new)
+
+
+def test_a_line_starting_with_three_dashes_ends_a_document_even_in_a_quoted_scalar() -> None:
+    # Malformed YAML (the spec forbids such a line there); kubectl too splits a stream at such
+    # lines before parsing: the document that names the image stays readable.
+    broken = 'kind: ConfigMap\ndata:\n  a: "x\n'
+    [site] = find_sites(broken + "---\n" + read("deployment-comments.yaml"), [CART], path="d")
+    assert site.image.startswith(CART)
+    # The broken document itself, where it names the image, is reported with its line.
+    with pytest.raises(ManifestError, match=r"^d: line \d+: "):
+        find_sites(broken.replace('"x', f'"{CART}:1') + "---\nkind: X\n", [CART], path="d")
+
+
+def test_errors_name_the_line_in_the_whole_file() -> None:
+    good = read("deployment-comments.yaml")
+    bad = f"apiVersion: v1\nkind: Pod\nspec: {{containers: [{{image: {CART}:1}}\n"
+    text = good + "---\n" + bad
+    whole = read_whole(text)
+    with pytest.raises(ManifestError) as split_error:
+        find_sites(text, [CART], path="d.yaml")
+    with pytest.raises(ManifestError) as whole_error:
+        find_sites(whole, [CART], path="d.yaml")
+    line = int(str(whole_error.value).split(": line ")[1].split(":")[0])
+    assert str(split_error.value) == str(whole_error.value).replace(
+        f"line {line}", f"line {line - 2}"
+    )
