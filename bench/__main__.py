@@ -6,6 +6,8 @@ figures of this same run):
   cold        3    a new instance: importing the function module, first event on an empty workdir
   e2e         4    publish to the Pub/Sub emulator -> push -> function -> commit on the remote
   contention  5-6  8 promoter processes on one remote: throughput, retries, lost updates, memory
+  shapes      7    repos shaped like real ones (image families, a rendered manifest): warm
+                   promotion vs the git floor per size, first event on an empty workdir
 --quick runs reduced sizes in well under a minute and judges no target.
 Exit status: 0 when every target measured in the run is met (always, with --quick), 1 when one
 is missed, so that the figures are judged by the tool and not by a reader.
@@ -29,12 +31,15 @@ from bench.coldstart import run_cold_start
 from bench.contention import run_contention
 from bench.endtoend import run_end_to_end
 from bench.scenarios import run_warm
+from bench.shaped import run_shapes
+from bench.shapes import ISSUE_SIZES, shape_label
 from bench.targets import MB, exit_status, judge
 
-SCENARIOS = ("warm", "cold", "e2e", "contention")
+SCENARIOS = ("warm", "cold", "e2e", "contention", "shapes")
 Repo = tuple[str, int, int]  # label, files, commits
 SMALL: Repo = ("small", 50, 200)
 LARGE: Repo = ("large", 5000, 20000)
+_OVER = "promoter_over_floor"
 
 
 @dataclass(frozen=True)
@@ -49,10 +54,14 @@ class Sizes:
     processes: int
     images: int
     builds_per_image: int
+    families: tuple[int, ...]  # files naming near-misses of the target, one repo each
+    rendered_kb: tuple[int, ...]  # size of the rendered manifest, one repo each
+    shape_runs: int
+    shape_cold_runs: int
 
 
-FULL = Sizes((SMALL, LARGE), 20, LARGE, 10, 30, 8, 40, 8)
-QUICK = Sizes((SMALL,), 5, SMALL, 3, 5, 8, 16, 2)
+FULL = Sizes((SMALL, LARGE), 20, LARGE, 10, 30, 8, 40, 8, (100, 400, 1600), (200, 800, 3200), 10, 5)
+QUICK = Sizes((SMALL,), 5, SMALL, 3, 5, 8, 16, 2, (100,), (200,), 3, 3)
 
 
 def main() -> int:
@@ -117,6 +126,16 @@ def _run(root: Path, sizes: Sizes, only: list[str]) -> dict[str, Any]:
             floor_runs=sizes.runs,
         )
         _progress("5-6 contention and memory")
+    if "shapes" in only:
+        scenarios["shapes"] = run_shapes(
+            root,
+            families=sizes.families,
+            rendered_kb=sizes.rendered_kb,
+            runs=sizes.shape_runs,
+            cold_runs=sizes.shape_cold_runs,
+            cold_at=(ISSUE_SIZES["families"], ISSUE_SIZES["rendered"]),
+        )
+        _progress("7 repo shapes: image families, rendered manifest")
     return scenarios
 
 
@@ -182,7 +201,20 @@ def _figures(scenarios: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     contention = scenarios.get("contention")
     if contention:
         rows.append(("5 git floor on the contention repo (s)", contention["floor"]))
+    for name, shape in scenarios.get("shapes", {}).items():
+        for size, warm in shape["sizes"].items():
+            label = _row_label(name, size)
+            rows += [
+                (f"{label}: promoter, warm (s)", warm["promoter"]),
+                (f"{label}: git floor, same lines (s)", warm["floor"]),
+            ]
+        label = _row_label(name, shape["cold"]["size"])
+        rows.append((f"{label}: first event, empty workdir (s)", shape["cold"]["first_event"]))
     return rows
+
+
+def _row_label(name: str, size: int | str) -> str:
+    return f"7 {shape_label(name, size)}"
 
 
 def _values(scenarios: dict[str, Any]) -> list[tuple[str, str]]:
@@ -216,6 +248,16 @@ def _values(scenarios: dict[str, Any]) -> list[tuple[str, str]]:
             ("5 lost updates (asserted)", str(c["lost_updates"])),
             ("6 peak RSS, largest promoter process (MB)", f"{c['peak_rss_bytes']['max'] / MB:.1f}"),
         ]
+    for name, shape in scenarios.get("shapes", {}).items():
+        sizes = [int(size) for size in shape["sizes"]]
+        for size, warm in shape["sizes"].items():
+            rows.append((f"{_row_label(name, size)}: promoter / floor", f"{warm[_OVER]:.2f}"))
+        if len(sizes) > 1:
+            growth = f"{shape['promoter_growth']:.2f} (floor {shape['floor_growth']:.2f})"
+            rows.append((f"7 {name}: median at {max(sizes)} / at {min(sizes)}", growth))
+        cold = shape["cold"]
+        rss = f"{cold['peak_rss_bytes']['max'] / MB:.1f}"
+        rows.append((f"{_row_label(name, cold['size'])}: peak RSS, first event (MB)", rss))
     return rows
 
 

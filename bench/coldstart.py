@@ -22,19 +22,28 @@ def run_cold_start(
 ) -> dict[str, Any]:
     """Import time of the function module and the first event's time, over `runs` new instances."""
     remote = fresh_copy(build_repo(root, files=files, commits=commits), root / "cold")
-    clock = Clock()
-    samples: dict[str, list[float]] = {"import": [], "first_event": [], "instance_total": []}
-    for n in range(WARMUP + runs):
-        figures = _new_instance(f"file://{remote}", root / f"cold-work-{n}", clock)
-        if n >= WARMUP:
-            for name, value in figures.items():
-                samples[name].append(value)
+    figures = new_instances(remote, root / "cold-work", runs=runs)
     return {
         "repo": label,
         "files": files,
         "commits": commits,
-        **{name: Figure.of(values).to_json() for name, values in samples.items()},
+        **{name: figure.to_json() for name, figure in figures.items()},
     }
+
+
+def new_instances(remote: Path, workdirs: Path, *, runs: int) -> dict[str, Figure]:
+    """Each figure of `runs` new instances (after warm-up), every one on an empty workdir.
+
+    Figures: import, first_event, instance_total (seconds) and peak_rss_bytes.
+    """
+    clock = Clock()
+    samples: dict[str, list[float]] = {}
+    for n in range(WARMUP + runs):
+        figures = _new_instance(f"file://{remote}", Path(f"{workdirs}-{n}"), clock)
+        if n >= WARMUP:
+            for name, value in figures.items():
+                samples.setdefault(name, []).append(value)
+    return {name: Figure.of(values) for name, values in samples.items()}
 
 
 def _new_instance(url: str, workdir: Path, clock: Clock) -> dict[str, float]:

@@ -4,6 +4,7 @@ first event on an empty workdir (the clone included). Prints one JSON line.
 `python -m bench.instance REPO_URL WORKDIR BODY_JSON` (run by bench.coldstart).
 """
 
+import os
 import sys
 import time
 
@@ -26,6 +27,9 @@ def main() -> None:
     result = promote(event, settings)
     done = time.perf_counter()
     figures = {"import": imported - started, "first_event": done - before}
+    from bench.servers import peak_rss  # after the timing: it is no part of an instance
+
+    figures["peak_rss_bytes"] = peak_rss(os.getpid())
     print(json.dumps({**figures, "outcome": result.outcome}))
 
 

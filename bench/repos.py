@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from collections.abc import Iterable
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -34,30 +35,33 @@ def build_repo(root: Path, *, files: int, commits: int) -> Path:
     bare = root / f"config-{files}f-{commits}c.git"
     if bare.exists():
         return bare
+    first = [(TARGET_PATH, _MANIFEST.format(name="web", image=TARGET))]
+    for i in range(files - 1):
+        first.append((service_path(i), _service_manifest(i)))
+    history = [first]
+    for n in range(1, commits):
+        i = n % max(1, files - 1)
+        history.append([(service_path(i), _service_manifest(i).replace("1.0.0", f"1.0.{n}"))])
+    import_history(bare, history)
+    return bare
+
+
+def import_history(bare: Path, history: Iterable[list[tuple[str, str]]]) -> None:
+    """Create `bare` with one commit on main per item of `history`: (path, new text) pairs."""
     subprocess.run(["git", "init", "-q", "--bare", "--initial-branch=main", str(bare)], check=True)
     stream = bytearray()
     stamp = 1_700_000_000
-
-    def commit(n: int, changes: list[tuple[str, str]]) -> None:
+    for n, changes in enumerate(history):
         message = f"change {n}".encode()
         stream.extend(b"commit refs/heads/main\n")
         stream.extend(b"committer bench <bench@example.com> %d +0000\n" % (stamp + n))
         stream.extend(b"data %d\n%s\n" % (len(message), message))
         for path, text in changes:
             stream.extend(f"M 100644 inline {path}\n".encode() + _blob(text))
-
-    first = [(TARGET_PATH, _MANIFEST.format(name="web", image=TARGET))]
-    for i in range(files - 1):
-        first.append((service_path(i), _service_manifest(i)))
-    commit(0, first)
-    for n in range(1, commits):
-        i = n % max(1, files - 1)
-        commit(n, [(service_path(i), _service_manifest(i).replace("1.0.0", f"1.0.{n}"))])
     subprocess.run(
         ["git", "--git-dir", str(bare), "fast-import", "--quiet"], input=bytes(stream), check=True
     )
     subprocess.run(["git", "--git-dir", str(bare), "gc", "-q"], check=True)
-    return bare
 
 
 def _service_manifest(i: int) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import subprocess
 import tempfile
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ from promoter.settings import Settings
 GIT_ID = ["-c", "user.name=bench", "-c", "user.email=bench@example.com"]
 WARMUP = 2
 BUILD_MINUTES = timedelta(minutes=10)
+Edit = Callable[[str, int], str]  # a file's text and the cycle's number -> its new text
 
 
 class Clock:
@@ -76,10 +77,10 @@ def _ratio(a: Figure, b: Figure) -> float:
     return a.median / b.median
 
 
-def promoter_cycle(remote: Path, workdir: Path) -> Callable[[], None]:
-    """Event in hand -> commit pushed, on a warm workspace."""
+def promoter_cycle(remote: Path, workdir: Path, clock: Clock | None = None) -> Callable[[], None]:
+    """Event in hand -> commit pushed, on a warm workspace, for the builds of `clock`."""
     settings = Settings.build(repo=f"file://{remote}", workdir=str(workdir), environ={})
-    clock = Clock()
+    clock = clock or Clock()
 
     def cycle() -> None:
         result = promote(from_envelope(build_body(TARGET, clock)), settings)
@@ -88,12 +89,15 @@ def promoter_cycle(remote: Path, workdir: Path) -> Callable[[], None]:
     return cycle
 
 
-def floor_cycle(remote: Path, clone: Path) -> Callable[[], None]:
-    """The git binary alone on a warm clone: fetch --depth 1, edit one file, commit, push.
+def floor_cycle(
+    remote: Path, clone: Path, *, paths: Sequence[str] = (TARGET_PATH,), edit: Edit | None = None
+) -> Callable[[], None]:
+    """The git binary alone on a warm clone: fetch --depth 1, edit `paths`, commit, push.
 
     `reset --hard FETCH_HEAD` puts the fetched tip in the work tree: without it the edit would
     not be made on the tip whenever someone else had pushed.
     """
+    edit = edit or _pin_target
     _git("clone", "-q", "--depth", "1", "--branch", "main", f"file://{remote}", str(clone))
     counter = iter(range(10**9))
     git = ["-C", str(clone), *GIT_ID]
@@ -101,7 +105,10 @@ def floor_cycle(remote: Path, clone: Path) -> Callable[[], None]:
     def cycle() -> None:
         _git(*git, "fetch", "-q", "--depth", "1", "origin", "main")
         _git(*git, "reset", "-q", "--hard", "FETCH_HEAD")
-        _edit(clone / TARGET_PATH, next(counter))
+        n = next(counter)
+        for path in paths:
+            file = clone / path
+            file.write_text(edit(file.read_text(), n))
         _git(*git, "commit", "-q", "-am", "floor")
         _git(*git, "push", "-q", "origin", "HEAD:main")
 
@@ -128,6 +135,9 @@ def _git(*args: str) -> None:
 
 
 def _edit(path: Path, n: int) -> None:
-    text = path.read_text()
+    path.write_text(_pin_target(path.read_text(), n))
+
+
+def _pin_target(text: str, n: int) -> str:
     head, _, _ = text.partition(f"image: {TARGET}")
-    path.write_text(f"{head}image: {TARGET}@sha256:{n:064x}  # promoted\n")
+    return f"{head}image: {TARGET}@sha256:{n:064x}  # promoted\n"

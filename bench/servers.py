@@ -57,7 +57,7 @@ class FunctionServer:
 
     def peak_rss_bytes(self) -> int:
         """The largest peak RSS (VmHWM) among the server's processes (gunicorn and its worker)."""
-        return max(_peak_rss(pid) for pid in [self.process.pid, *_descendants(self.process.pid)])
+        return max(peak_rss(pid) for pid in [self.process.pid, *_descendants(self.process.pid)])
 
     def stop(self) -> None:
         with contextlib.suppress(ProcessLookupError):  # already ended
@@ -88,7 +88,8 @@ def _descendants(pid: int) -> list[int]:
     return found
 
 
-def _peak_rss(pid: int) -> int:
+def peak_rss(pid: int) -> int:
+    """The peak RSS (VmHWM) of process `pid` in bytes, 0 when it cannot be read."""
     try:
         status = Path(f"/proc/{pid}/status").read_text()
     except OSError:

@@ -6,6 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from bench.shapes import ISSUE_SIZES, shape_label
+
 MB = 2**20
 _OVER_FLOOR = "promoter_over_floor"
 
@@ -64,7 +66,26 @@ def judge(scenarios: dict[str, Any]) -> list[Target]:
         Target("5", "throughput / serial floor", get("contention", "ratio_to_floor"), 0.5, False),
         Target("5", "lost updates (asserted)", lost, 0),
         Target("6", "peak RSS of a promoter process, MB", None if peak is None else peak / MB, 120),
+        *(_shape_targets(get) if "shapes" in scenarios else []),
     ]
+
+
+def _shape_targets(get: Callable[..., Any]) -> list[Target]:
+    """Scenario 7's, listed only when it ran; each judged at the size the issue measured."""
+    targets = []
+    for name, bound in (("families", 1.0), ("rendered", 1.5)):
+        size = ISSUE_SIZES[name]
+        shape = shape_label(name, size)
+        over = get("shapes", name, "sizes", str(size), _OVER_FLOOR)
+        measured = get("shapes", name, "cold", "size") == size
+        first = get("shapes", name, "cold", "first_event", "median") if measured else None
+        peak = get("shapes", name, "cold", "peak_rss_bytes", "max") if measured else None
+        targets += [
+            Target("7", f"{shape}: promoter / floor", over, bound),
+            Target("7", f"{shape}: first event, median s", first, 1.5),
+            Target("7", f"{shape}: first event, peak RSS MB", _div(peak, MB), 120),
+        ]
+    return targets
 
 
 def exit_status(targets: list[Target]) -> int:
