@@ -19,8 +19,10 @@ DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 MAX_NAME = 255
 # What may follow a repository where a manifest names it: a tag or digest, a closing quote or
 # flow bracket, a comma, a blank or the end of the line. `.../apps/web` is inside
-# `.../apps/web-api:1.2`, but that names another repository.
+# `.../apps/web-api:1.2` and `mirror.io/.../apps/web`, but those name other repositories: a
+# repository's name is never preceded by a character that a name may hold.
 _ENDS = "]@:\"' \t\r,}"
+_NAME_CHARS = "A-Za-z0-9._/-"
 _ERE_SPECIAL = re.compile(r"([.\[\]\\^$*+?(){}|])")
 
 
@@ -67,9 +69,10 @@ def is_digest(text: str) -> bool:
 def names(*repositories: str) -> re.Pattern[str]:
     """Matches where a text names one of `repositories` (not a longer name that starts with it)."""
     alternatives = "|".join(re.escape(r) for r in sorted(repositories, key=len, reverse=True))
-    return re.compile(f"(?:{alternatives})(?:[{re.escape(_ENDS)}]|$)", re.M)
+    return re.compile(f"(?<![{_NAME_CHARS}])(?:{alternatives})(?:[{re.escape(_ENDS)}]|$)", re.M)
 
 
 def grep_pattern(repository: str) -> str:
     """`names(repository)` as a POSIX extended regular expression, for `git grep -E`."""
-    return _ERE_SPECIAL.sub(r"\\\1", repository) + f"([{_ENDS}]|$)"
+    name = _ERE_SPECIAL.sub(r"\\\1", repository)
+    return f"(^|[^{_NAME_CHARS}]){name}([{_ENDS}]|$)"

@@ -48,6 +48,9 @@ NEAR_MISSES = [
     f"image: {WEB}.v2:1",
     f"image: {WEB}/sidecar:1",
     f"- name: {WEB}hook",
+    f"image: mirror.example.com/{WEB}:1",
+    f"image: x{WEB}:1",
+    f"  newName: registry.io/{WEB}",
 ]
 NAMING = [
     f"image: {WEB}:1.2",
@@ -61,6 +64,9 @@ NAMING = [
     f"- {{name: {WEB}}}",
     f"images: [{WEB}]",
     f"image:\t{WEB}\t",
+    f'{{"image":"{WEB}:1"}}',
+    f"{WEB}:1",
+    f"- {WEB}",
 ]
 
 

@@ -10,6 +10,9 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
+from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from promoter.errors import ManifestError
 from promoter.images import ImageRef
@@ -653,3 +656,67 @@ def test_errors_name_the_line_in_the_whole_file() -> None:
     assert str(split_error.value) == str(whole_error.value).replace(
         f"line {line}", f"line {line - 2}"
     )
+
+
+# The two parsers behind _compose
+
+
+def _shape(node: Node, seen: set[int] | None = None, *, key: bool = False) -> object:
+    """A node tree as plain data: kind, value, style, marks (index, line, column).
+
+    Left out, as the promoter reads neither: the resolved tag of a value (only keys must be
+    plain strings; under `%YAML 1.1` the pure parser makes `yes` a bool), and the line and
+    column of a collection's end (at the end of a file without a final line break, libyaml
+    puts it on the next line); its index is kept.
+    """
+    seen = set() if seen is None else seen
+    if id(node) in seen:
+        return ("alias", node.start_mark.index)
+    seen.add(id(node))
+    start = (node.start_mark.index, node.start_mark.line, node.start_mark.column)
+    if isinstance(node, ScalarNode):
+        end = (node.end_mark.index, node.end_mark.line, node.end_mark.column)
+        tag = node.tag if key else None
+        return ("scalar", tag, node.value, node.style or None, start, end)
+    if isinstance(node, SequenceNode):
+        items = [_shape(n, seen) for n in node.value]
+        return ("seq", bool(node.flow_style), start, node.end_mark.index, items)
+    assert isinstance(node, MappingNode)
+    pairs = [(_shape(k, seen, key=True), _shape(v, seen)) for k, v in node.value]
+    return ("map", bool(node.flow_style), start, node.end_mark.index, pairs)
+
+
+NON_ASCII = [
+    "# café ☕ 日本語 🚀\nimage: reg.io/apps/web:1  # ← é\nname: 'Größe'\n",
+    'a: "ü\\u00e9\\n"\nb: [é, {c: ñ}]\nimage: reg.io/apps/web:1\n',
+    "k: |\n  multi 🚀\n  line é\nimage: reg.io/apps/web:1\r\n",
+]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [read(p.name) for p in sorted(DATA.glob("*.yaml"))] + NON_ASCII,
+    ids=[p.name for p in sorted(DATA.glob("*.yaml"))]
+    + ["non-ascii-1", "non-ascii-2", "non-ascii-3"],
+)
+def test_libyaml_and_the_pure_parser_give_the_same_nodes_and_marks(text: str) -> None:
+    assert YAML(typ="safe", pure=False).Parser.__module__.startswith("ruamel.yaml.clib")
+    pure = list(YAML(typ="rt").compose_all(text))
+    try:
+        fast = list(YAML(typ="safe", pure=False).compose_all(text))
+    except YAMLError:
+        return  # libyaml reads YAML 1.1 (`{image: a:1}` is 1.2): the pure parser read it above
+    assert [_shape(d) for d in fast] == [_shape(d) for d in pure]
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        (f'kind: Pod\nspec:\n  containers:\n    - image: "{CART}\\U0011FFFF"\n', 4),
+        (f'kind: Pod\nx: "\\UFFFFFFFF"\nspec: {{containers: [{{image: {CART}:1}}]}}\n', 2),
+        (f"%YAML 1.3\n---\nkind: Pod\nspec: {{containers: [{{image: '{CART}:1'}}]}}\n", 1),
+    ],
+)
+def test_text_the_pure_parser_cannot_read_is_refused_with_its_line(text: str, line: int) -> None:
+    with pytest.raises(ManifestError, match=rf"^d\.yaml: line {line}: "):
+        find_sites(text, [CART], path="d.yaml")
