@@ -131,3 +131,10 @@ def test_trailers_without_optional_facts():
         f"Build-Id: {BUILD_ID}",
         f"Image: {WEB}@{digest_of('w')}",
     ]
+
+
+def test_a_repository_without_a_slash_is_named_whole():
+    image = ImageRef("nginx", digest_of("n"), "1.27")
+    assert commit_message(event(images=(image,)), [CHANGE]).startswith(
+        f"Promote nginx@{digest_of('n')[7:19]} (build 5d1c0e7a)\n"
+    )

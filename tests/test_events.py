@@ -592,3 +592,13 @@ def test_build_time_order_is_the_order_of_instants(
 
     for (a, a_key), (b, b_key) in itertools.product(zip(parsed, expected, strict=True), repeat=2):
         assert (a < b, a == b) == (a_key < b_key, a_key == b_key)
+
+
+def test_a_repository_name_may_be_255_characters_and_no_more() -> None:
+    from promoter.images import MAX_NAME, Reference
+
+    longest = "r.io/" + "a" * (MAX_NAME - 5)
+    assert MAX_NAME == 255 and len(longest) == 255
+    assert Reference.parse(f"{longest}:1").repository == longest
+    with pytest.raises(ValueError, match="not a valid OCI image reference"):
+        Reference.parse(f"{longest}a:1")

@@ -153,3 +153,30 @@ def test_a_rolled_back_build_is_not_written_again_where_it_was_reverted():
         event, policy=Policy(), files=dict(FILES), ledger=Ledger({}), rolled_back=everywhere
     )
     assert decided.outcome == "unchanged" and decided.files == {}
+
+
+def test_the_reason_counts_references_and_files():
+    decided = plan(from_envelope(build()), policy=Policy(), files=dict(FILES), ledger=Ledger({}))
+    assert decided.reason == "pinned 3 image reference(s) in 3 file(s)"
+
+
+def test_a_file_the_policy_leaves_out_does_not_stop_the_files_after_it():
+    # "apps/..." sorts before "clusters/...": the first file is left out, the rest promote.
+    policy = Policy.from_yaml(f'images:\n  - repository: {WEB}\n    paths: ["clusters/prod/**"]\n')
+    files = {"apps/web.yaml": FILES["clusters/prod/deployment.yaml"], **FILES}
+    decided = plan(from_envelope(build()), policy=policy, files=files, ledger=Ledger({}))
+    assert [c.path for c in decided.changes] == ["clusters/prod/deployment.yaml"]
+
+
+def test_a_build_without_a_branch_is_named_so_when_the_policy_wants_one():
+    policy = Policy.from_yaml(f'images:\n  - repository: {WEB}\n    branches: ["main"]\n')
+    decided = plan(from_envelope(build(branch=None)), policy=policy, files=FILES, ledger=Ledger({}))
+    assert decided.reason == "promoter.yaml promotes none of the build's images from branch (none)"
+
+
+def test_the_same_build_id_with_another_digest_changes_nothing():
+    files = dict(FILES)
+    assert apply(files, build(build_id="b-1", digest=digest_of("genuine"))) == "promoted"
+    # A second message for the same build claiming another digest: the ledger has this build.
+    assert apply(files, build(build_id="b-1", digest=digest_of("forged"))) == "unchanged"
+    assert digest_of("forged") not in "".join(files.values())
