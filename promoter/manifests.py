@@ -3,10 +3,9 @@
 The text is composed (never dumped) with ruamel.yaml; new values are spliced into the original
 string at the node marks, so every byte around them stays as it was.
 
-Only the documents of a file that name a wanted repository are composed, each once: a rendered
-`helm template` output of 1,600 documents naming the image in two of them costs two small
-compositions, not seconds. A line starting with `---` or `...` ends a document (even inside a
-block scalar), and anchors never cross documents, so a document reads the same on its own.
+A manifest is read once per event (`Manifest`): the sites found, the pin and the check that the
+edit reads back all use that reading, and only the documents that name a wanted repository are
+composed (`promoter.yamldocs`).
 """
 
 from __future__ import annotations
@@ -17,14 +16,12 @@ from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
-from ruamel.yaml import YAML
-from ruamel.yaml.error import MarkedYAMLError, StreamMark, YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
-from ruamel.yaml.reader import ReaderError
 from ruamel.yaml.resolver import VersionedResolver
 
 from promoter.errors import ManifestError
-from promoter.images import ImageRef, Reference, names
+from promoter.images import ImageRef, Reference
+from promoter.yamldocs import LINE_TAIL, documents_naming
 
 Kind = Literal["container", "kustomize"]
 
@@ -38,13 +35,6 @@ _STR = "tag:yaml.org,2002:str"
 _RESOLVERS = (VersionedResolver(version=(1, 1)), VersionedResolver(version=(1, 2)))
 _PROPERTIES = re.compile(r"(?:[&!]\S*\s+)*")  # an anchor or tag before a scalar's own text
 _SEPARATOR = re.compile(r"\s*,\s*")
-# The rest of a line after a value: blanks, a comment, the line ending (only LF or CRLF: a lone
-# CR or NEL, which YAML also reads as line breaks, makes the edit refuse).
-_LINE_TAIL = re.compile(r"[ \t]*(?:#[^\r\n\x85\u2028\u2029]*)?(?:\r\n|\n|\Z)")
-# A document marker line, found after the line break before it: a pattern that starts with a
-# literal is searched for at C speed, one that starts with `^` is tried at every offset.
-_MARKER_LINE = re.compile(r"\n(?:(---)|\.\.\.)(?=[ \t\r\n]|\Z)")
-_LINE_BREAK = re.compile(r"\r\n|[\r\n\x85\u2028\u2029]")
 
 
 @dataclass(frozen=True)
@@ -145,7 +135,7 @@ def pin(text: str, images: Mapping[str, ImageRef], *, path: str) -> tuple[str, l
 def _locate(text: str, repositories: Collection[str], path: str) -> list[_Found]:
     kustomization = posixpath.basename(path) in _KUSTOMIZATION_FILES
     found: list[_Found] = []
-    for doc in _documents_naming(text, repositories, path):
+    for doc in documents_naming(text, repositories, path):
         if not isinstance(doc, MappingNode):
             continue
         fields = _scalar_fields(doc, path)
@@ -156,110 +146,6 @@ def _locate(text: str, repositories: Collection[str], path: str) -> list[_Found]
             found += _kustomize_sites(doc, repositories, path)
     unique = {id(f.scalar): f for f in found}  # an alias can reach one scalar twice
     return sorted(unique.values(), key=lambda f: f.scalar.start_mark.index)
-
-
-def _documents_naming(text: str, repositories: Collection[str], path: str) -> Iterator[Node]:
-    """The composed documents of `text` that name one of `repositories`, marks as in `text`."""
-    spans = _document_spans(text)
-    if len(spans) == 1:
-        yield from _compose(text, path)
-        return
-    naming = names(*repositories) if repositories else None
-    lines, counted = 0, 0
-    for start, end in spans:
-        if naming is None or not naming.search(text, start, end):
-            continue
-        lines += _line_breaks(text, counted, start)
-        counted = start
-        for doc in _compose(text[start:end], path, lines=lines):
-            yield _moved(doc, start, lines)
-
-
-def _line_breaks(text: str, start: int, end: int) -> int:
-    """How many line breaks YAML reads in text[start:end] (for line numbers in messages)."""
-    breaks = text.count("\n", start, end)
-    if text.count("\r", start, end) == text.count("\r\n", start, end) and not any(
-        other in text for other in "\x85\u2028\u2029"
-    ):
-        return breaks
-    return len(_LINE_BREAK.findall(text, start, end))
-
-
-def _document_spans(text: str) -> list[tuple[int, int]]:
-    """Where each document of the stream `text` starts and ends, as offsets."""
-    if text.startswith("%") or "\n%" in text:
-        return [(0, len(text))]  # a directive belongs to the document after it: keep them whole
-    spans, start = [], 0
-    for marker in _MARKER_LINE.finditer("\n" + text):  # offsets in `text`: marker.start() on
-        if marker[1]:  # `---` starts a document on its own line
-            cut = marker.start()
-        else:  # `...` ends one after its line
-            line_end = _LINE_TAIL.match(text, marker.end() - 1)
-            cut = line_end.end() if line_end else marker.end() - 1
-        if cut > start:
-            spans.append((start, cut))
-            start = cut
-    spans.append((start, len(text)))
-    return spans
-
-
-def _moved(root: Node, index: int, lines: int) -> Node:
-    """`root` with every node's marks moved by `index` characters and `lines` lines."""
-    seen: set[int] = set()
-    stack = [root]
-    while stack:
-        node = stack.pop()
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
-        for name in ("start_mark", "end_mark"):
-            mark = getattr(node, name)
-            setattr(
-                node,
-                name,
-                StreamMark(mark.name, mark.index + index, mark.line + lines, mark.column),
-            )
-        if isinstance(node, SequenceNode):
-            stack += node.value
-        elif isinstance(node, MappingNode):
-            stack += [item for pair in node.value for item in pair]
-    return root
-
-
-def _compose(text: str, path: str, *, lines: int = 0) -> list[Node]:
-    """The documents of `text`, or a ManifestError naming the line (offset by `lines`)."""
-    # libyaml's parser (ruamel.yaml.clib) under ruamel's composer gives the same nodes, marks
-    # counted in characters, ten times faster than the pure Python parser (0.37 ms against
-    # 3.3 ms for a small Deployment). It reads YAML 1.1, so what it refuses (`{image: a:1}` is
-    # valid 1.2) goes to ruamel's own parser, whose verdict stands.
-    try:
-        return list(YAML(typ="safe", pure=False).compose_all(text))
-    except YAMLError as err:
-        refused: YAMLError = err
-    except RecursionError as err:
-        raise ManifestError(f"{path}: line 1: nested too deeply") from err
-    try:
-        return list(YAML(typ="rt").compose_all(text))
-    except YAMLError as err:
-        raise _unreadable(err, text, path, lines) from err
-    except RecursionError as err:
-        raise ManifestError(f"{path}: line 1: nested too deeply") from err
-    except (ValueError, OverflowError, AssertionError) as err:
-        # The pure parser fails on some input it should refuse (an escape past U+10FFFF, an
-        # unknown %YAML version): libyaml's refusal says what is wrong.
-        raise _unreadable(refused, text, path, lines) from err
-
-
-def _unreadable(err: YAMLError, text: str, path: str, lines: int) -> ManifestError:
-    if isinstance(err, MarkedYAMLError):
-        mark = err.problem_mark or err.context_mark
-        line = mark.line + 1 if mark is not None else 1
-        reason = " ".join(str(err.problem or err.context or "not valid YAML").split())
-        return ManifestError(f"{path}: line {line + lines}: {reason}")
-    if isinstance(err, ReaderError):
-        line = text.count("\n", 0, err.position) + 1
-        return ManifestError(f"{path}: line {line + lines}: {err.reason} ({err.character!r})")
-    return ManifestError(f"{path}: line {lines + 1}: not valid YAML ({type(err).__name__})")
 
 
 def _scalar_fields(mapping: MappingNode, path: str) -> dict[str, tuple[ScalarNode, Node]]:
@@ -433,7 +319,7 @@ def _drop_field(
     if entry.flow_style:
         return _drop_flow_item(text, entry, field, path)
     line_start = text.rfind("\n", 0, key.start_mark.index) + 1
-    tail = _LINE_TAIL.match(text, value.end_mark.index)
+    tail = LINE_TAIL.match(text, value.end_mark.index)
     if text[line_start : key.start_mark.index].strip(" ") or tail is None:
         raise _error(path, key, "cannot remove newTag without touching other keys on its line")
     if tail.group().endswith("\n") or line_start == 0:
@@ -469,7 +355,7 @@ def _add_field(text: str, entry: MappingNode, field: str, path: str) -> _Edit:
     end = last.end_mark.index
     if entry.flow_style:
         return _Edit(end, end, f", {field}")
-    tail = _LINE_TAIL.match(text, end)
+    tail = LINE_TAIL.match(text, end)
     if tail is None:
         raise _error(path, last, "cannot add a digest after a line that goes on")
     indent = " " * entry.value[0][0].start_mark.column

@@ -8,10 +8,14 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "promoter"
-PURE = ["audit", "errors", "events", "images", "ledger", "manifests", "plan", "policy"]
+PURE = ["audit", "errors", "events", "images", "ledger", "manifests", "plan", "policy", "yamldocs"]
 FORBIDDEN = {
     "promoter.gitrepo",
+    "promoter.gitdir",
+    "promoter.gitobjects",
+    "promoter.gittransport",
     "promoter.gittree",
+    "promoter.candidates",
     "promoter.pubsub",
     "promoter.service",
     "promoter.settings",

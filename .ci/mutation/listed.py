@@ -49,7 +49,7 @@ MUTANTS = [
     ),
     (
         "push always to main",
-        "promoter/gitrepo.py",
+        "promoter/gittransport.py",
         'dest = f"{commit}:refs/heads/{self.remote.branch}"',
         'dest = f"{commit}:refs/heads/main"',
     ),

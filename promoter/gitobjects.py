@@ -1,0 +1,107 @@
+"""Objects of the workspace: files read from a tip's tree, new blobs, trees and the commit.
+
+Loose objects are read and written in-process (gitdb, the store GitPython is built on): a git
+process per object costs more than the rest of a promotion's Python work. A packed object is
+read by git's own `cat-file`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from io import BytesIO
+from pathlib import Path
+
+from git import Repo
+from gitdb import IStream, LooseObjectDB  # type: ignore[import-untyped]
+
+from promoter.gitdir import OBJECT_ID, REGULAR_MODES, GitDir
+from promoter.gittree import rewrite_tree
+from promoter.remote import Remote
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who the promotion commits are by."""
+
+    name: str = "promoter"
+    email: str = "promoter@noreply.invalid"
+
+    def env(self) -> dict[str, str]:
+        return {
+            "GIT_AUTHOR_NAME": self.name,
+            "GIT_AUTHOR_EMAIL": self.email,
+            "GIT_COMMITTER_NAME": self.name,
+            "GIT_COMMITTER_EMAIL": self.email,
+        }
+
+
+@dataclass(frozen=True)
+class Blob:
+    """A file in the fetched tree."""
+
+    path: str
+    mode: str
+    sha: str
+    size: int
+
+
+class Objects(GitDir):
+    """Read the files of a tip; write new blobs and trees and a commit over them."""
+
+    def __init__(self, path: Path, remote: Remote, repo: Repo) -> None:
+        super().__init__(path, remote, repo)
+        self._loose = LooseObjectDB(str(path / "objects"))
+        self._listed: dict[tuple[str, str], Blob | None] = {}  # (tip, path) -> what ls-tree said
+
+    def blobs(self, tip: str, paths: Collection[str]) -> list[Blob]:
+        """The regular files among `paths` in `tip` (symlinks and submodules are left out)."""
+        wanted = [path for path in dict.fromkeys(paths) if (tip, path) not in self._listed]
+        if wanted:
+            self._list(tip, wanted)
+        return [blob for path in paths if (blob := self._listed[(tip, path)]) is not None]
+
+    def _list(self, tip: str, paths: list[str]) -> None:
+        # Remembered per (tip, path): one ls-tree serves planning and the commit's file modes.
+        self._listed.update(((tip, path), None) for path in paths)
+        out = self._git("--literal-pathspecs", "ls-tree", "-l", "-z", tip, "--", *paths)
+        for entry in filter(None, out.split("\0")):
+            meta, path = entry.split("\t", 1)
+            mode, kind, sha, size = meta.split()
+            # A folder among `paths` also lists the requested files below it: keep only those.
+            if kind == "blob" and mode in REGULAR_MODES and (tip, path) in self._listed:
+                self._listed[(tip, path)] = Blob(path, mode, sha, int(size))
+
+    def read(self, blob: Blob) -> bytes:
+        """The contents of `blob`."""
+        return self.read_object(bytes.fromhex(blob.sha))
+
+    def commit(
+        self, tip: str, files: Mapping[str, bytes], *, message: str, identity: Identity
+    ) -> str:
+        """Write `files` over the tree of `tip` and commit it as a child of `tip`."""
+        modes = {b.path: b.mode.encode() for b in self.blobs(tip, list(files))}
+        blobs = {
+            path: (modes.get(path, b"100644"), self._store(b"blob", data))
+            for path, data in files.items()
+        }
+        tree = rewrite_tree(self._root_tree(tip), blobs, read=self.read_object, store=self._store)
+        commit = self._git("commit-tree", tree.hex(), "-p", tip, "-m", message, env=identity.env())
+        return commit
+
+    def _root_tree(self, commit: str) -> bytes:
+        # A commit object starts with "tree <id>": reading it saves a `git rev-parse`.
+        header = self.read_object(bytes.fromhex(commit)).split(b"\n", 1)[0]
+        kind, _, tree = header.partition(b" ")
+        if kind != b"tree" or not OBJECT_ID.fullmatch(tree.decode("ascii", "replace")):
+            return bytes.fromhex(self._git("rev-parse", f"{commit}^{{tree}}"))
+        return bytes.fromhex(tree.decode())
+
+    def read_object(self, sha: bytes) -> bytes:
+        try:
+            return bytes(self._loose.stream(sha).read())
+        except Exception:  # packed, or unreadable here: git's own cat-file reads it (or says why)
+            return bytes(self._repo.odb.stream(sha).read())
+
+    def _store(self, kind: bytes, data: bytes) -> bytes:
+        return bytes(self._loose.store(IStream(kind, len(data), BytesIO(data))).binsha)
