@@ -602,3 +602,44 @@ def test_a_repository_name_may_be_255_characters_and_no_more() -> None:
     assert Reference.parse(f"{longest}:1").repository == longest
     with pytest.raises(ValueError, match="not a valid OCI image reference"):
         Reference.parse(f"{longest}a:1")
+
+
+def test_a_body_of_exactly_ten_mebibytes_is_parsed() -> None:
+    assert MAX_EVENT_BYTES == 10 * 2**20
+    exact = b" " * (MAX_EVENT_BYTES - 2) + b"{}"
+    assert invalid(exact).startswith("event: neither a Build")
+    assert invalid(exact + b" ") == f"event: larger than {MAX_EVENT_BYTES} bytes"
+
+
+def test_a_build_is_recognised_by_its_id_or_its_status_alone() -> None:
+    assert invalid(json.dumps({"status": "SUCCESS"})).startswith("id: ")
+    assert invalid(json.dumps({"id": "5d1c0e7a-2b3f-4c5d-8e9f-0a1b2c3d4e5f"})).startswith(
+        "status: "
+    )
+
+
+@pytest.mark.parametrize("status", ["WORKING", "TIMEOUT", "QUEUED"])
+def test_a_build_that_is_not_a_success_needs_no_create_time(status: str) -> None:
+    build = load("build-success.json")
+    build.update(status=status)
+    del build["createTime"]
+    event = parse_event(json.dumps(build))
+    assert (event.status, event.promotable, event.create_time) == (status, False, None)
+
+
+@pytest.mark.parametrize("order", [(0, 1), (1, 0)])
+def test_one_repository_with_two_digests_is_refused_in_either_order(order) -> None:
+    digests = ["sha256:" + "1" * 64, "sha256:" + "2" * 64]
+    build = load("build-success.json")
+    repository = build["results"]["images"][0]["name"].split(":")[0]
+    build["results"]["images"] = [
+        {"name": f"{repository}:v{n}", "digest": digests[n]} for n in order
+    ]
+    assert "has two digests in one build" in invalid(json.dumps(build))
+
+
+def test_build_times_count_whole_seconds_since_the_epoch() -> None:
+    when = BuildTime.parse("2026-03-02T09:14:07.9Z")
+    assert when.seconds == 1772442847 and isinstance(when.seconds, int)
+    assert BuildTime.parse("2026-03-02T10:14:07.9+01:00").seconds == when.seconds
+    assert BuildTime.parse("2026-03-02T08:14:07.9-01:00").seconds == when.seconds
