@@ -29,6 +29,7 @@ _BUILD_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
 _COMMIT = re.compile(r"[0-9a-fA-F]{7,64}")
 _URL = re.compile(r"https?://[^/\s]+\S*")
 _PROJECT = re.compile(r"[a-z0-9][a-z0-9.:-]{0,127}")
+_NAME = re.compile(r"projects/[a-z0-9][a-z0-9.:-]{0,127}/locations/[a-z0-9-]{1,63}/builds/[^/]+")
 _BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}|[A-Za-z0-9_-]*={0,2}")
 _URLSAFE_TO_STANDARD = str.maketrans("-_", "+/")
 # Control characters, line and paragraph separators, and lone surrogates: any of them can
@@ -80,6 +81,7 @@ class BuildEvent:
     log_url: str | None
     project_id: str | None
     trigger_name: str | None
+    name: str | None = None  # projects/P/locations/L/builds/ID, where the message gives it
 
     @property
     def promotable(self) -> bool:
@@ -154,7 +156,15 @@ def _from_build(build: JsonObject) -> BuildEvent:
         log_url=_if_match(_URL, build.get("logUrl")),
         project_id=_if_match(_PROJECT, build.get("projectId")),
         trigger_name=_printable(substitutions.get("TRIGGER_NAME")),
+        name=_build_name(build.get("name"), build_id),
     )
+
+
+def _build_name(name: object, build_id: str) -> str | None:
+    """The build's resource name, if it is one and names this build."""
+    if isinstance(name, str) and _NAME.fullmatch(name) and name.endswith(f"/builds/{build_id}"):
+        return name
+    return None
 
 
 def _create_time(build: JsonObject) -> BuildTime:

@@ -10,7 +10,7 @@ TOPIC = "cloud-builds"
 
 def _clients() -> tuple[Any, Any]:
     # Imported on first use: the client library costs more to import than the whole function.
-    from google.cloud import pubsub_v1
+    import google.cloud.pubsub_v1 as pubsub_v1
 
     return pubsub_v1.PublisherClient(), pubsub_v1.SubscriberClient()
 

@@ -4,18 +4,26 @@ from __future__ import annotations
 
 import random
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from promoter import ledger as ledger_file
 from promoter.audit import FileChange, commit_message
-from promoter.errors import ConfigError, GitUnavailable, PushContention, PushRejected, RemoteLocked
-from promoter.events import BuildEvent
+from promoter.errors import (
+    ConfigError,
+    GitUnavailable,
+    InvalidEvent,
+    PushContention,
+    PushRejected,
+    RemoteLocked,
+)
+from promoter.events import BuildEvent, from_envelope
 from promoter.gitrepo import Blob, Workspace
 from promoter.ledger import Ledger
 from promoter.plan import Outcome, Plan, plan
 from promoter.policy import Policy
 from promoter.settings import Settings
+from promoter.verify import NOT_VERIFIED, differences
 
 # A manifest is kilobytes; a file this large is a mistake or an attack, and is skipped.
 MAX_MANIFEST_BYTES = 4 * 2**20
@@ -52,6 +60,11 @@ def promote(event: BuildEvent, settings: Settings) -> Result:
     if not event.promotable or not event.images:
         early = plan(event, policy=Policy(), files={}, ledger=Ledger({}))
         return Result(early.outcome, early.reason)
+    if settings.verify_builds:
+        actual, reason = _verified(event, settings)
+        if actual is None:
+            return Result("ignored", reason)
+        event = actual  # everything written comes from Cloud Build's answer
     started = time.monotonic()
     locked = 0
     for attempt in range(1, settings.max_attempts + 1):
@@ -67,6 +80,21 @@ def promote(event: BuildEvent, settings: Settings) -> Result:
     raise PushContention(
         f"push to {settings.remote.display} rejected {attempt} times: the branch kept moving"
     )
+
+
+def _verified(event: BuildEvent, settings: Settings) -> tuple[BuildEvent | None, str]:
+    """Cloud Build's own record of `event`'s build, or None and why it does not match."""
+    from promoter.cloudbuild import fetch_build
+
+    data = fetch_build(event, emulator_host=settings.cloudbuild_host)
+    try:
+        actual = None if data is None else from_envelope(data)
+    except InvalidEvent as err:
+        return None, f"{NOT_VERIFIED}Cloud Build's record of the build is unreadable ({err})"
+    reason = differences(event, actual)
+    if reason is not None or actual is None:
+        return None, reason or NOT_VERIFIED
+    return replace(actual, name=event.name), ""
 
 
 def _attempt(event: BuildEvent, settings: Settings, attempt: int) -> Result:

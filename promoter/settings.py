@@ -26,6 +26,8 @@ class Settings:
     dry_run: bool = False
     max_attempts: int = 10
     max_seconds: float = 60.0
+    verify_builds: bool = False
+    cloudbuild_host: str | None = None  # CLOUDBUILD_EMULATOR_HOST: a plain-HTTP stand-in
 
     def __post_init__(self) -> None:
         path = PurePosixPath(self.policy_path)
@@ -60,6 +62,8 @@ class Settings:
             identity=identity,
             skip_ci=environ.get("PROMOTER_SKIP_CI", "true").lower() not in ("0", "false", "no"),
             dry_run=dry_run,
+            verify_builds=_verify_builds(environ),
+            cloudbuild_host=environ.get("CLOUDBUILD_EMULATOR_HOST") or None,
         )
 
     @classmethod
@@ -73,3 +77,15 @@ def _absolute(repo: str) -> str:
     if "://" in repo or ":" in repo.split("/", 1)[0]:
         return repo
     return str(Path(repo).expanduser().resolve())
+
+
+def _verify_builds(environ: Mapping[str, str]) -> bool:
+    # On by default where K_SERVICE is set: Cloud Run, which runs gen2 functions.
+    value = environ.get("PROMOTER_VERIFY_BUILDS", "").strip().lower()
+    if not value:
+        return "K_SERVICE" in environ
+    if value in ("true", "1", "yes"):
+        return True
+    if value in ("false", "0", "no"):
+        return False
+    raise ConfigError(f"PROMOTER_VERIFY_BUILDS: expected true or false, got {value!r}")

@@ -27,7 +27,7 @@ def listen(
     shutdown_seconds: float = 60.0,
 ) -> int:
     """Run until SIGTERM/SIGINT; return the exit code."""
-    from google.cloud import pubsub_v1
+    import google.cloud.pubsub_v1 as pubsub_v1
     from google.cloud.pubsub_v1.subscriber.scheduler import ThreadScheduler
 
     stop = threading.Event()

@@ -344,6 +344,7 @@ FUNCTION_FLAGS: dict[str, str | None] = {
 FUNCTION_ENV = {
     "PROMOTER_REPO_URL": "https://github.com/demo-shop/shop.git",
     "PROMOTER_BRANCH": "main",
+    "PROMOTER_VERIFY_BUILDS": "true",
 }
 
 
@@ -380,6 +381,7 @@ def test_function_settings_are_what_the_promoter_reads() -> None:
     assert settings.remote.url == FUNCTION_ENV["PROMOTER_REPO_URL"]
     assert settings.remote.branch == "main"
     assert settings.remote.token == "from-secret-manager"  # https: the token may be sent
+    assert settings.verify_builds  # every event is checked with Cloud Build before writing
 
 
 def test_function_source_defines_the_entry_point() -> None:

@@ -8,7 +8,18 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "promoter"
-PURE = ["audit", "errors", "events", "images", "ledger", "manifests", "plan", "policy", "yamldocs"]
+PURE = [
+    "audit",
+    "errors",
+    "events",
+    "images",
+    "ledger",
+    "manifests",
+    "plan",
+    "policy",
+    "verify",
+    "yamldocs",
+]
 FORBIDDEN = {
     "promoter.gitrepo",
     "promoter.gitdir",
