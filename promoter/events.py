@@ -29,6 +29,7 @@ _BUILD_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
 _COMMIT = re.compile(r"[0-9a-fA-F]{7,64}")
 _URL = re.compile(r"https?://[^/\s]+\S*")
 _PROJECT = re.compile(r"[a-z0-9][a-z0-9.:-]{0,127}")
+_TRIGGER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
 _NAME = re.compile(r"projects/[a-z0-9][a-z0-9.:-]{0,127}/locations/[a-z0-9-]{1,63}/builds/[^/]+")
 _BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}|[A-Za-z0-9_-]*={0,2}")
 _URLSAFE_TO_STANDARD = str.maketrans("-_", "+/")
@@ -82,6 +83,8 @@ class BuildEvent:
     project_id: str | None
     trigger_name: str | None
     name: str | None = None  # projects/P/locations/L/builds/ID, where the message gives it
+    trigger_id: str | None = None  # buildTriggerId
+    provenance: bool = False  # the build asked for verified provenance (requestedVerifyOption)
 
     @property
     def promotable(self) -> bool:
@@ -157,7 +160,13 @@ def _from_build(build: JsonObject) -> BuildEvent:
         project_id=_if_match(_PROJECT, build.get("projectId")),
         trigger_name=_printable(substitutions.get("TRIGGER_NAME")),
         name=_build_name(build.get("name"), build_id),
+        trigger_id=_if_match(_TRIGGER_ID, build.get("buildTriggerId")),
+        provenance=_requested_verify(build.get("options")) == "VERIFIED",
     )
+
+
+def _requested_verify(options: object) -> object:
+    return options.get("requestedVerifyOption") if isinstance(options, dict) else None
 
 
 def _build_name(name: object, build_id: str) -> str | None:

@@ -16,7 +16,7 @@ from promoter.events import BuildEvent
 from promoter.logs import log_line
 from promoter.service import promote
 from promoter.settings import Settings
-from promoter.verify import NOT_VERIFIED
+from promoter.verify import NOT_TRUSTED, NOT_VERIFIED
 
 
 def handle(parse: Callable[[], BuildEvent], settings: Callable[[], Settings]) -> bool:
@@ -37,7 +37,7 @@ def handle(parse: Callable[[], BuildEvent], settings: Callable[[], Settings]) ->
         _log("WARNING", f"retry: {err}", started, buildId=build_id, outcome="retry")
         return False
     severity = "NOTICE" if result.outcome == "promoted" else "INFO"
-    if result.reason.startswith(NOT_VERIFIED):
+    if result.reason.startswith((NOT_VERIFIED, NOT_TRUSTED)):
         severity = "WARNING"  # a message that Cloud Build contradicts: someone may forge them
     _log(
         severity,

@@ -1,4 +1,5 @@
-"""The config repo's promoter.yaml: which images are promoted, where, from which branches."""
+"""The config repo's promoter.yaml: which images are promoted, where, from which branches, and
+which builds are trusted at all."""
 
 from __future__ import annotations
 
@@ -16,8 +17,20 @@ from promoter.images import Reference
 
 DEFAULT_PATH = "promoter.yaml"
 _GLOB_FLAGS = glob.GLOBSTAR | glob.DOTGLOB
-_TOP_KEYS = frozenset({"images"})
+_TOP_KEYS = frozenset({"images", "trust"})
 _RULE_KEYS = frozenset({"repository", "paths", "branches"})
+_TRUST_KEYS = frozenset({"verify", "projects", "triggers", "requireProvenance"})
+_VERIFIERS = ("cloudbuild",)
+
+
+@dataclass(frozen=True)
+class Trust:
+    """`trust:`: which builds may be promoted at all; empty lists restrict nothing."""
+
+    verify: str | None = None  # "cloudbuild": only instances that verify builds may write
+    projects: tuple[str, ...] = ()
+    triggers: tuple[str, ...] = ()  # trigger names (TRIGGER_NAME) or ids (buildTriggerId)
+    require_provenance: bool = False  # options.requestedVerifyOption VERIFIED
 
 
 @dataclass(frozen=True)
@@ -44,6 +57,7 @@ class Policy:
     """The parsed promoter.yaml; `rules` None means every built repository, everywhere."""
 
     rules: tuple[ImageRule, ...] | None = None
+    trust: Trust = Trust()
 
     @classmethod
     def from_yaml(cls, text: str, *, path: str = DEFAULT_PATH) -> Policy:
@@ -55,12 +69,14 @@ class Policy:
         if data is None:
             return cls()
         top = _mapping(data, f"{path}", _TOP_KEYS)
+        trust = _trust(top["trust"], f"{path}: trust") if "trust" in top else Trust()
         if top.get("images") is None:
-            return cls()
+            return cls(None, trust)
         entries = top["images"]
         if not isinstance(entries, list):
             raise ConfigError(f"{path}: images: expected a list of entries")
-        return cls(tuple(_rule(e, f"{path}: images[{i}]") for i, e in enumerate(entries)))
+        rules = tuple(_rule(e, f"{path}: images[{i}]") for i, e in enumerate(entries))
+        return cls(rules, trust)
 
     def rules_for(self, repository: str, branch: str | None) -> tuple[ImageRule, ...] | None:
         """The rules that let a build of `branch` promote `repository`; None means unrestricted."""
@@ -91,6 +107,22 @@ def _rule(entry: Any, where: str) -> ImageRule:
                 f"{where}.paths: {pattern!r} must stay inside the repo (no '/' or '..')"
             )
     return ImageRule(repository, paths, _strings(fields.get("branches", []), f"{where}.branches"))
+
+
+def _trust(value: Any, where: str) -> Trust:
+    fields = _mapping(value, where, _TRUST_KEYS)
+    verify = fields.get("verify")
+    if verify is not None and verify not in _VERIFIERS:
+        raise ConfigError(f"{where}.verify: expected {' or '.join(_VERIFIERS)}, got {verify!r}")
+    provenance = fields.get("requireProvenance", False)
+    if not isinstance(provenance, bool):
+        raise ConfigError(f"{where}.requireProvenance: expected true or false")
+    return Trust(
+        verify,
+        _strings(fields.get("projects", []), f"{where}.projects"),
+        _strings(fields.get("triggers", []), f"{where}.triggers"),
+        provenance,
+    )
 
 
 def _mapping(value: Any, where: str, allowed: frozenset[str]) -> Mapping[str, Any]:

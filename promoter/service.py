@@ -23,7 +23,7 @@ from promoter.ledger import Ledger
 from promoter.plan import Outcome, Plan, plan
 from promoter.policy import Policy
 from promoter.settings import Settings
-from promoter.verify import NOT_VERIFIED, differences
+from promoter.verify import NOT_VERIFIED, differences, untrusted
 
 # A manifest is kilobytes; a file this large is a mistake or an attack, and is skipped.
 MAX_MANIFEST_BYTES = 4 * 2**20
@@ -127,6 +127,9 @@ def _plan_at(
     files, unreadable = _read_candidates(workspace, [blobs[p] for p in named if p in blobs], own)
     policy_text = texts[settings.policy_path]
     policy = Policy.from_yaml(policy_text, path=settings.policy_path) if policy_text else Policy()
+    refused = untrusted(event, policy.trust, verified=settings.verify_builds)
+    if refused is not None:
+        return Plan("ignored", refused), unreadable
     ledger = Ledger.from_text(texts[ledger_file.PATH])
     decided = plan(event, policy=policy, files=files, ledger=ledger)
     if decided.outcome == "promoted":

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from promoter.events import BuildEvent
+from promoter.policy import Trust
 
 NOT_VERIFIED = "not verified: "
+NOT_TRUSTED = "not trusted: "
 
 
 def differences(claimed: BuildEvent, actual: BuildEvent | None) -> str | None:
@@ -26,3 +28,23 @@ def differences(claimed: BuildEvent, actual: BuildEvent | None) -> str | None:
                 f" Cloud Build says {built.get(repository) or '(none)'}"
             )
     return f"{NOT_VERIFIED}{'; '.join(found)}" if found else None
+
+
+def untrusted(event: BuildEvent, trust: Trust, *, verified: bool) -> str | None:
+    """Why promoter.yaml's `trust:` refuses `event`'s build, or None when it does not."""
+    if trust.verify == "cloudbuild" and not verified:
+        return (
+            f"{NOT_VERIFIED}promoter.yaml requires builds verified with Cloud Build"
+            " (trust.verify), and this instance does not verify them (PROMOTER_VERIFY_BUILDS)"
+        )
+    if trust.projects and event.project_id not in trust.projects:
+        return f"{NOT_TRUSTED}project {event.project_id} is not in trust.projects"
+    if trust.triggers and not {event.trigger_name, event.trigger_id} & set(trust.triggers):
+        trigger = event.trigger_name or event.trigger_id or "(none)"
+        return f"{NOT_TRUSTED}trigger {trigger} is not in trust.triggers"
+    if trust.require_provenance and not event.provenance:
+        return (
+            f"{NOT_TRUSTED}the build did not ask for verified provenance"
+            " (options.requestedVerifyOption: VERIFIED), which trust.requireProvenance requires"
+        )
+    return None

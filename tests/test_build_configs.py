@@ -34,6 +34,7 @@ from wcmatch import glob
 
 from promoter.events import from_envelope
 from promoter.images import ImageRef
+from promoter.policy import Policy
 from promoter.settings import Settings
 
 from .conftest import WEB, free_port
@@ -223,6 +224,8 @@ def test_builds_log_to_cloud_logging_and_leave_their_identity_to_the_trigger(pat
     config = load(path)
     # A build that runs as a user-specified service account needs this (or a logs bucket).
     assert config["options"]["logging"] == "CLOUD_LOGGING_ONLY"
+    if path == APP_BUILD:  # the app's images: trust.requireProvenance can ask for this
+        assert config["options"]["requestedVerifyOption"] == "VERIFIED"
     assert "serviceAccount" not in config, "the trigger sets the service account"
     match = re.fullmatch(r"(\d+)s", config["timeout"])
     assert match and 300 <= int(match[1]) <= 3600, config["timeout"]
@@ -264,6 +267,8 @@ def test_app_build_names_the_image_the_manifests_run() -> None:
         kustomization = load(ROOT / "manifests" / "overlays" / overlay / "kustomization.yaml")
         assert [entry["name"] for entry in kustomization["images"]] == [WEB]
     assert [entry["repository"] for entry in load(ROOT / "promoter.yaml")["images"]] == [WEB]
+    policy = Policy.from_yaml((ROOT / "promoter.yaml").read_text())
+    assert policy.trust.projects == ("demo-shop",) and policy.trust.triggers == ("web-main",)
 
 
 def test_app_build_builds_once_then_tests_that_image_then_pushes_it() -> None:

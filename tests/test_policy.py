@@ -92,3 +92,34 @@ def test_lists_hold_non_empty_strings_only(rule, expected):
 def test_a_repository_that_is_no_image_reference_names_the_key(repository):
     with pytest.raises(ConfigError, match=r"^promoter.yaml: images\[0\]\.repository: expected"):
         Policy.from_yaml(f'images:\n  - repository: "{repository}"\n')
+
+
+def test_trust_rules_parse():
+    policy = Policy.from_yaml(
+        "trust:\n  verify: cloudbuild\n  projects: [demo-shop]\n"
+        "  triggers: [web-main, 0f3c]\n  requireProvenance: true\n"
+    )
+    assert policy.rules is None
+    assert (policy.trust.verify, policy.trust.projects, policy.trust.triggers) == (
+        "cloudbuild",
+        ("demo-shop",),
+        ("web-main", "0f3c"),
+    )
+    assert policy.trust.require_provenance is True
+    assert Policy.from_yaml("images: null\n").trust == Policy().trust
+
+
+@pytest.mark.parametrize(
+    ("trust", "expected"),
+    [
+        ("  verifiy: cloudbuild", "trust: unknown key 'verifiy'"),
+        ("  verify: gitlab", "trust.verify: expected cloudbuild, got 'gitlab'"),
+        ("  projects: demo-shop", "trust.projects: expected a list of non-empty strings"),
+        ("  triggers: [1]", "trust.triggers: expected a list of non-empty strings"),
+        ("  requireProvenance: yes please", "trust.requireProvenance: expected true or false"),
+    ],
+)
+def test_bad_trust_rules_name_the_key(trust, expected):
+    with pytest.raises(ConfigError) as raised:
+        Policy.from_yaml(f"trust:\n{trust}\n")
+    assert str(raised.value).startswith(f"promoter.yaml: {expected}")

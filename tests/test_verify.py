@@ -174,3 +174,63 @@ def test_verification_is_on_by_default_where_k_service_is_set(environ, verify):
 def test_a_bad_switch_is_a_config_error():
     with pytest.raises(ConfigError, match=r"^PROMOTER_VERIFY_BUILDS: expected true or false"):
         Settings.build(repo="/x", environ={"PROMOTER_VERIFY_BUILDS": "maybe"})
+
+
+# Trust rules in promoter.yaml
+
+
+TRUST = "trust:\n  projects: [demo-shop]\n  triggers: [web-main, 0f3c9a1e-trigger]\n"
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        ({}, None),
+        ({"buildTriggerId": "0f3c9a1e-trigger", "TRIGGER_NAME": "renamed"}, None),
+        ({"TRIGGER_NAME": "someone-elses"}, "not trusted: trigger someone-elses"),
+        ({"projectId": "other-project"}, "not trusted: project other-project"),
+    ],
+)
+def test_trust_rules_read_the_verified_build(api, make_config_repo, workdir, changes, reason):
+    remote = make_config_repo({"promoter.yaml": TRUST})
+    event = build()
+    if "TRIGGER_NAME" in changes:
+        event["substitutions"]["TRIGGER_NAME"] = changes["TRIGGER_NAME"]
+    for key in ("buildTriggerId", "projectId"):
+        if key in changes:
+            event[key] = changes[key]
+    api.add(event)
+    code, result, stderr = promote(event, remote, workdir, api.host)
+    assert code == 0, stderr
+    if reason is None:
+        assert result["outcome"] == "promoted"
+    else:
+        assert result["outcome"] == "ignored" and result["reason"].startswith(reason)
+        assert count_commits(remote) == 1
+
+
+@pytest.mark.parametrize("requested", [None, "NOT_VERIFIED", "VERIFIED"])
+def test_provenance_can_be_required(api, make_config_repo, workdir, requested):
+    remote = make_config_repo({"promoter.yaml": "trust:\n  requireProvenance: true\n"})
+    event = build()
+    if requested:
+        event["options"] = {"requestedVerifyOption": requested}
+    api.add(event)
+    code, result, _ = promote(event, remote, workdir, api.host)
+    if requested == "VERIFIED":
+        assert (code, result["outcome"]) == (0, "promoted")
+    else:
+        assert (code, result["outcome"]) == (0, "ignored")
+        assert result["reason"].startswith("not trusted: the build did not ask for verified")
+
+
+def test_a_repo_that_requires_verification_refuses_an_instance_without_it(
+    make_config_repo, workdir
+):
+    remote = make_config_repo({"promoter.yaml": "trust:\n  verify: cloudbuild\n"})
+    env = {**os.environ, "PROMOTER_VERIFY_BUILDS": "false"}
+    done = promote_cli(build(), remote, workdir, env=env)
+    result = json.loads(done.stdout)
+    assert (done.returncode, result["outcome"]) == (0, "ignored")
+    assert result["reason"].startswith("not verified: promoter.yaml requires builds verified")
+    assert count_commits(remote) == 1

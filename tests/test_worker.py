@@ -23,7 +23,13 @@ pytestmark = pytest.mark.emulator
 
 
 def start_worker(
-    subscription: str, repo: str, workdir: Path, log: Path, *, max_in_flight: int = 3
+    subscription: str,
+    repo: str,
+    workdir: Path,
+    log: Path,
+    *,
+    max_in_flight: int = 3,
+    env: dict[str, str] | None = None,
 ) -> subprocess.Popen[bytes]:
     with open(log, "wb") as out:
         return subprocess.Popen(
@@ -43,7 +49,7 @@ def start_worker(
             ],
             stdout=out,
             stderr=subprocess.STDOUT,
-            env=dict(os.environ),
+            env={**os.environ, **(env or {})},
         )
 
 
@@ -222,3 +228,28 @@ def test_listen_with_a_bad_setting_exits_2(tmp_path):
         done.stderr.strip()
         == "promoter: error: repo: unsupported URL scheme 'ftp' in ftp://127.0.0.1/config.git"
     )
+
+
+def test_the_worker_verifies_builds_and_acks_what_cloud_build_contradicts(
+    emulator, worker, make_config_repo, tmp_path
+):
+    from . import cloudbuild_fake
+
+    remote = make_config_repo()
+    topic, subscription = new_subscription()
+    log = tmp_path / "worker.log"
+    with cloudbuild_fake.serving() as api:
+        genuine = build(digest=digest_of("genuine"))
+        api.add(genuine)
+        switches = {"PROMOTER_VERIFY_BUILDS": "true", "CLOUDBUILD_EMULATOR_HOST": api.host}
+        process = worker(subscription, str(remote), tmp_path / "work", log, env=switches)
+        forged = {**genuine, "id": "0000forged", "createTime": "2026-03-03T00:00:00Z"}
+        publish(topic, json.dumps(forged).encode())
+        publish(topic, json.dumps(genuine).encode())
+        wait_until(lambda: sorted(outcomes(log)) == ["ignored", "promoted"])
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+    [ignored] = [line for line in log_lines(log) if line.get("outcome") == "ignored"]
+    assert ignored["severity"] == "WARNING" and ignored["buildId"] == "0000forged"
+    assert digest_of("genuine") in show(remote, "clusters/dev/kustomization.yaml")
+    assert count_commits(remote) == 2
