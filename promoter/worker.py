@@ -23,7 +23,7 @@ def listen(
     subscription: str,
     settings: Settings,
     *,
-    max_in_flight: int = 4,
+    max_in_flight: int,
     shutdown_seconds: float = 60.0,
 ) -> int:
     """Run until SIGTERM/SIGINT; return the exit code."""

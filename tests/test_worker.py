@@ -209,7 +209,8 @@ def test_a_failed_subscription_stream_exits_75(emulator, worker, tmp_path, make_
     process = worker(missing, str(make_config_repo()), tmp_path / "work", log)
     assert process.wait(timeout=60) == 75
     [line] = [line for line in log_lines(log) if line["severity"] == "ERROR"]
-    assert line["message"].startswith("subscription stream failed")
+    assert line["message"].startswith("subscription stream failed: ")
+    assert "404 Subscription does not exist" in line["message"]  # the stream's own error
 
 
 def test_listen_with_a_bad_setting_exits_2(tmp_path):
