@@ -44,7 +44,7 @@ def run_end_to_end(root: Path, *, files: int, commits: int, events: int) -> dict
 
 
 def _publish_and_watch(remote: Path, push_to: str, events: int) -> list[float]:
-    from google.cloud import pubsub_v1
+    import google.cloud.pubsub_v1 as pubsub_v1
 
     from promoter.pubsub import ensure_subscription
 

@@ -49,7 +49,10 @@ class SkipAnnotations(FilterApp):
     def filter(self, work_db, args):  # type: ignore[no-untyped-def]
         for item in work_db.pending_work_items:
             if all(
-                any(start <= m.start_pos and m.end_pos <= end for start, end in annotation_spans(m.module_path))
+                any(
+                    start <= m.start_pos and m.end_pos <= end
+                    for start, end in annotation_spans(m.module_path)
+                )
                 for m in item.mutations
             ):
                 work_db.set_result(

@@ -36,8 +36,9 @@ def main(session: str, module: str, seconds: str, report: str) -> None:
     line = (
         f"{module:10} mutants {tested + counts['incompetent'] + pending:4}  "
         f"killed {counts['killed']:4}  survived {counts['survived']:3}  "
-        f"timeouts {counts['timeout']:3}  incompetent {counts['incompetent']:2}  pending {pending:3}  "
-        f"score {score:5.1f}%  time {minutes}m{secs:02d}s  (skipped by filters: {counts['skipped']})"
+        f"timeouts {counts['timeout']:3}  incompetent {counts['incompetent']:2}  "
+        f"pending {pending:3}  score {score:5.1f}%  time {minutes}m{secs:02d}s  "
+        f"(skipped by filters: {counts['skipped']})"
     )
     print(line)
     with Path(report).open("a") as out:
