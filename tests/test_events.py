@@ -643,3 +643,8 @@ def test_build_times_count_whole_seconds_since_the_epoch() -> None:
     assert when.seconds == 1772442847 and isinstance(when.seconds, int)
     assert BuildTime.parse("2026-03-02T10:14:07.9+01:00").seconds == when.seconds
     assert BuildTime.parse("2026-03-02T08:14:07.9-01:00").seconds == when.seconds
+
+
+@pytest.mark.parametrize("data", ["AAAAA", "AAAAA===", "A", "AAAAAAAAA"])
+def test_base64_of_an_impossible_length_is_refused_by_name(data: str) -> None:
+    assert invalid(json.dumps({"message": {"data": data}})) == "message.data: not valid base64"

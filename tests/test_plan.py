@@ -180,3 +180,11 @@ def test_the_same_build_id_with_another_digest_changes_nothing():
     # A second message for the same build claiming another digest: the ledger has this build.
     assert apply(files, build(build_id="b-1", digest=digest_of("forged"))) == "unchanged"
     assert digest_of("forged") not in "".join(files.values())
+
+
+def test_a_newer_build_promotes_whatever_its_id_sorts_like():
+    files = dict(FILES)
+    assert apply(files, build(build_id="zzzz", create_time="2026-03-02T09:00:00Z")) == "promoted"
+    newer = build(build_id="aaaa", create_time="2026-03-02T09:00:01Z", digest=digest_of("newer"))
+    assert apply(files, newer) == "promoted"
+    assert digest_of("newer") in files["clusters/prod/deployment.yaml"]

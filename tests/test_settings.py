@@ -8,11 +8,27 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 from pathlib import Path
 from typing import Any, cast
 
+import pytest
+
+from promoter.errors import ConfigError
+from promoter.settings import Settings
+
 from . import http_git
-from .conftest import WEB, build, count_commits, digest_of, git, promote_cli, show, tip
+from .conftest import (
+    WEB,
+    build,
+    count_commits,
+    digest_of,
+    git,
+    promote_argv,
+    promote_cli,
+    show,
+    tip,
+)
 from .test_function import post_binary
 
 DEV = {"clusters/dev/deployment.yaml", "clusters/dev/kustomization.yaml"}
@@ -161,3 +177,30 @@ def test_repo_is_required(workdir):
 
 def _env(extra: dict[str, str]) -> dict[str, str]:
     return {**os.environ, **extra}
+
+
+def test_a_relative_repo_path_is_made_absolute_and_urls_are_kept(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for relative in ("configs/repo.git", "configs/with:colon.git"):
+        assert Settings.build(repo=relative, environ={}).remote.url == str(tmp_path / relative)
+    for url in ("git@git.example.com:org/repo.git", "https://git.example.com/org/repo.git"):
+        assert Settings.build(repo=url, environ={}).remote.url == url
+
+
+def test_the_cli_finds_a_repo_given_relative_to_its_working_directory(make_config_repo, tmp_path):
+    remote = make_config_repo()
+    done = subprocess.run(
+        promote_argv(remote.name, tmp_path / "work"),
+        input=json.dumps(build()),
+        capture_output=True,
+        text=True,
+        cwd=remote.parent,
+        timeout=120,
+    )
+    assert json.loads(done.stdout)["outcome"] == "promoted", done.stderr
+
+
+@pytest.mark.parametrize("policy", ["/etc/promoter.yaml", "../promoter.yaml", "ops/../../x.yaml"])
+def test_a_policy_path_must_stay_inside_the_repo(policy):
+    with pytest.raises(ConfigError, match=r"must be a path inside the config repo"):
+        Settings.build(repo="/x", policy=policy, environ={})
