@@ -123,3 +123,9 @@ def test_bad_trust_rules_name_the_key(trust, expected):
     with pytest.raises(ConfigError) as raised:
         Policy.from_yaml(f"trust:\n{trust}\n")
     assert str(raised.value).startswith(f"promoter.yaml: {expected}")
+
+
+def test_trust_restricts_nothing_it_does_not_name():
+    for policy in (Policy(), Policy.from_yaml("trust:\n  projects: [demo-shop]\n")):
+        assert policy.trust.require_provenance is False
+        assert policy.trust.verify is None and policy.trust.triggers == ()
