@@ -234,3 +234,21 @@ def test_a_repo_that_requires_verification_refuses_an_instance_without_it(
     assert (done.returncode, result["outcome"]) == (0, "ignored")
     assert result["reason"].startswith("not verified: promoter.yaml requires builds verified")
     assert count_commits(remote) == 1
+
+
+def test_the_function_answers_503_while_the_api_fails_then_promotes(
+    api, make_config_repo, function_server
+):
+    remote = make_config_repo()
+    event = build(digest=digest_of("retried"))
+    api.add(event)
+    api.status = 503
+    server = function_server(
+        remote, PROMOTER_VERIFY_BUILDS="true", CLOUDBUILD_EMULATOR_HOST=api.host
+    )
+    assert post_binary(server.url, event).status_code == 503
+    api.status = None
+    assert post_binary(server.url, event).status_code == 200  # Pub/Sub's redelivery
+    outcomes = [(line["severity"], line["outcome"]) for line in server.log_lines()]
+    assert outcomes == [("WARNING", "retry"), ("NOTICE", "promoted")]
+    assert digest_of("retried") in show(remote, "clusters/dev/deployment.yaml")
