@@ -97,8 +97,10 @@ class Manifest:
     def pin(self, images: Mapping[str, ImageRef]) -> tuple[str, list[Change]]:
         """Pin every site of `images`' repositories to its image's digest, byte-minimally."""
         for repository, given in images.items():
-            if given.repository != repository or repository not in self.repositories:
+            if given.repository != repository:
                 raise ValueError(f"{repository!r} maps to an image of {given.repository!r}")
+            if repository not in self.repositories:
+                raise ValueError(f"{repository!r} was not read for in {self.path}")
         edits: list[_Edit] = []
         changes: list[Change] = []
         expected: list[Site] = []

@@ -124,12 +124,12 @@ def _plan_at(
             texts[path] = workspace.read(blobs[path]).decode("utf-8") if path in blobs else None
         except UnicodeDecodeError:
             raise ConfigError(f"{path}: expected UTF-8 text") from None
-    files, unreadable = _read_candidates(workspace, [blobs[p] for p in named if p in blobs], own)
     policy_text = texts[settings.policy_path]
     policy = Policy.from_yaml(policy_text, path=settings.policy_path) if policy_text else Policy()
     refused = untrusted(event, policy.trust, verified=settings.verify_builds)
-    if refused is not None:
-        return Plan("ignored", refused), unreadable
+    if refused is not None:  # decided before any manifest is read
+        return Plan("ignored", refused), []
+    files, unreadable = _read_candidates(workspace, [blobs[p] for p in named if p in blobs], own)
     ledger = Ledger.from_text(texts[ledger_file.PATH])
     decided = plan(event, policy=policy, files=files, ledger=ledger)
     if decided.outcome == "promoted":
