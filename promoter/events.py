@@ -25,6 +25,10 @@ _TIME = re.compile(
     r"(?:\.([0-9]{1,9}))?([Zz]|[+-][0-9]{2}:[0-9]{2})"
 )
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# Build times a real build can have: Cloud Build did not exist before 2000, and no clock runs a
+# day ahead. A time outside would be promoted and then block (or skip the checks of) real builds.
+EARLIEST_BUILD_SECONDS = 946_684_800  # 2000-01-01T00:00:00Z
+MAX_CLOCK_AHEAD_SECONDS = 86_400
 _BUILD_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
 _COMMIT = re.compile(r"[0-9a-fA-F]{7,64}")
 _URL = re.compile(r"https?://[^/\s]+\S*")
@@ -90,6 +94,18 @@ class BuildEvent:
     def promotable(self) -> bool:
         """Only a successful build has images worth promoting."""
         return self.status == "SUCCESS"
+
+
+def check_create_time(event: BuildEvent, *, now: float) -> None:
+    """Refuse a promotable build whose createTime no real build has (`now`: epoch seconds)."""
+    created = event.create_time
+    if created is None or not event.promotable:
+        return
+    if created.seconds < EARLIEST_BUILD_SECONDS or created.seconds > now + MAX_CLOCK_AHEAD_SECONDS:
+        raise InvalidEvent(
+            f"createTime: {created} is not a time a build can have"
+            " (expected after 2000 and at most a day ahead of now)"
+        )
 
 
 def parse_event(raw: bytes | str) -> BuildEvent:

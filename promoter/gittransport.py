@@ -64,13 +64,14 @@ class Transport(GitDir):
         self._deepen(tip, since)
         out = self._git(
             "log",
+            "-z",  # paths as they are: without it git quotes any path with a non-ASCII byte
             f"--since=@{since}",
             "--format=",
             "--name-only",
             f"--grep=^Build-Id: {build_id}$",
             tip,
         )
-        return {path for path in out.splitlines() if path}
+        return {path for path in out.split("\0") if path}
 
     def _deepen(self, tip: str, since: int) -> None:
         shallow_file = self.path / "shallow"

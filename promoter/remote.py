@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import re
+import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -12,7 +13,7 @@ from urllib.parse import urlsplit
 from promoter.errors import ConfigError
 
 _SCHEMES = ("file", "git", "http", "https", "ssh")
-_BAD_BRANCH = frozenset(" ~^:?*[\\\n\t")
+_HELPER_ADDRESS = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*::")  # TRANSPORT::ADDRESS, as git reads it
 _SCP_LIKE = re.compile(r"^[\w.-]+@[\w.-]+:")
 # A tiny shell credential helper: it reads the token from the environment git runs it in, so
 # the token is never on a command line, in a config file or in the workspace.
@@ -31,12 +32,19 @@ class Remote:
     token: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
+        if self.url.startswith("-"):  # git would take it for an option
+            raise ConfigError(f"repo: {self.url!r} must not begin with '-'")
+        if _HELPER_ADDRESS.match(self.url):  # git runs the helper git-remote-TRANSPORT
+            raise ConfigError(f"repo: {self.url!r}: remote-helper addresses are not supported")
+        if "://" in self.url:  # git knows schemes in lower case only
+            scheme, rest = self.url.split("://", 1)
+            object.__setattr__(self, "url", f"{scheme.lower()}://{rest}")
         try:
             urlsplit(self.url).port  # noqa: B018 - parsing is the check
         except ValueError as err:
             raise ConfigError(f"repo: not a valid URL ({err})") from None
         self.check_scheme()
-        if not self.branch or self.branch.startswith("-") or bool(set(self.branch) & _BAD_BRANCH):
+        if not _valid_branch(self.branch):
             raise ConfigError(f"branch: {self.branch!r} is not a valid branch name")
         if self.token and not self._may_send_token():
             raise ConfigError(
@@ -56,7 +64,7 @@ class Remote:
         parts = urlsplit(self.url)
         if parts.password is None and parts.username is None:
             return self.url
-        return parts._replace(netloc=parts.hostname or "").geturl()
+        return parts._replace(netloc=parts.netloc.rsplit("@", 1)[-1]).geturl()
 
     def git_env(self) -> dict[str, str]:
         """Environment for git processes that talk to this remote."""
@@ -112,3 +120,19 @@ class Remote:
             return ipaddress.ip_address(host).is_loopback
         except ValueError:
             return False
+
+
+def _valid_branch(branch: str) -> bool:
+    """git's own rules for a branch name (`git check-ref-format`), which no one else may bend."""
+    if not branch or branch.startswith("-") or any(c < " " or c == "\x7f" for c in branch):
+        return False
+    try:
+        done = subprocess.run(
+            ["git", "check-ref-format", f"refs/heads/{branch}"],
+            capture_output=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        raise ConfigError("branch: git is not available to check the branch name") from None
+    return done.returncode == 0

@@ -17,7 +17,7 @@ from promoter.errors import (
     PushRejected,
     RemoteLocked,
 )
-from promoter.events import BuildEvent, from_envelope
+from promoter.events import BuildEvent, check_create_time, from_envelope
 from promoter.gitrepo import Blob, Workspace
 from promoter.ledger import Ledger
 from promoter.plan import Outcome, Plan, plan
@@ -60,6 +60,7 @@ def promote(event: BuildEvent, settings: Settings) -> Result:
     if not event.promotable or not event.images:
         early = plan(event, policy=Policy(), files={}, ledger=Ledger({}))
         return Result(early.outcome, early.reason)
+    check_create_time(event, now=time.time())
     if settings.verify_builds:
         actual, reason = _verified(event, settings)
         if actual is None:
