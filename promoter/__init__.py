@@ -1,0 +1,10 @@
+"""promoter: writes each successful Cloud Build's image digest into a GitOps config repo."""
+
+import warnings
+
+from ruamel.yaml.error import YAMLFutureWarning, YAMLWarning
+
+# ruamel.yaml warns on stderr about legal YAML (a reused anchor name, a duplicate key it still
+# reads): the promoter's output must be its own lines only, and it reports what it skips itself.
+warnings.filterwarnings("ignore", category=YAMLWarning)
+warnings.filterwarnings("ignore", category=YAMLFutureWarning)

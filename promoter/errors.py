@@ -19,6 +19,11 @@ class ConfigError(PermanentError):
     """The promoter's settings or the config repo's promoter.yaml are wrong."""
 
 
+class Misconfigured(ConfigError):
+    """Our deployment or the config repo is wrong: the CLI exits 2 as for any config error; the
+    function and the worker keep the message (503, nack) with an ERROR line saying what to fix."""
+
+
 class ManifestError(PermanentError):
     """A manifest in the config repo cannot be read or edited safely."""
 

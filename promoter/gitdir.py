@@ -15,7 +15,8 @@ from promoter.remote import Remote
 
 TIP_REF = "refs/promoter/tip"
 OBJECT_ID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
-REGULAR_MODES = ("100644", "100755")  # a file; symlinks (120000) and submodules are never read
+REGULAR_MODES = ("100644", "100755")  # a file; symlinks and submodules are never read as files
+SYMLINK_MODE = "120000"
 
 
 class GitDir:

@@ -15,7 +15,7 @@ from pathlib import Path
 from git import Repo
 from gitdb import IStream, LooseObjectDB  # type: ignore[import-untyped]
 
-from promoter.gitdir import OBJECT_ID, REGULAR_MODES, GitDir
+from promoter.gitdir import OBJECT_ID, REGULAR_MODES, SYMLINK_MODE, GitDir
 from promoter.gittree import rewrite_tree
 from promoter.remote import Remote
 
@@ -53,6 +53,7 @@ class Objects(GitDir):
         super().__init__(path, remote, repo)
         self._loose = LooseObjectDB(str(path / "objects"))
         self._listed: dict[tuple[str, str], Blob | None] = {}  # (tip, path) -> what ls-tree said
+        self._links: dict[tuple[str, str], str] = {}  # (tip, path) -> blob id of a symlink
 
     def blobs(self, tip: str, paths: Collection[str]) -> list[Blob]:
         """The regular files among `paths` in `tip` (symlinks and submodules are left out)."""
@@ -69,8 +70,20 @@ class Objects(GitDir):
             meta, path = entry.split("\t", 1)
             mode, kind, sha, size = meta.split()
             # A folder among `paths` also lists the requested files below it: keep only those.
-            if kind == "blob" and mode in REGULAR_MODES and (tip, path) in self._listed:
+            if kind != "blob" or (tip, path) not in self._listed:
+                continue
+            if mode in REGULAR_MODES:
                 self._listed[(tip, path)] = Blob(path, mode, sha, int(size))
+            elif mode == SYMLINK_MODE:
+                self._links[(tip, path)] = sha
+
+    def link_target(self, tip: str, path: str) -> str | None:
+        """Where `path` points in `tip` if it is a symlink (its target's text), else None."""
+        self.blobs(tip, [path])
+        sha = self._links.get((tip, path))
+        if sha is None:
+            return None
+        return self.read_object(bytes.fromhex(sha)).decode("utf-8", "surrogateescape")
 
     def read(self, blob: Blob) -> bytes:
         """The contents of `blob`."""

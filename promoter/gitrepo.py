@@ -67,6 +67,10 @@ class Workspace(GitDir):
         """The regular files among `paths` in `tip` (symlinks and submodules are left out)."""
         return self._objects.blobs(tip, paths)
 
+    def link_target(self, tip: str, path: str) -> str | None:
+        """Where `path` points in `tip` if it is a symlink, else None."""
+        return self._objects.link_target(tip, path)
+
     def read(self, blob: Blob) -> bytes:
         """The contents of `blob`."""
         return self._objects.read(blob)

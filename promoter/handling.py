@@ -2,31 +2,48 @@
 
 Shared by every entry point that receives messages (the function, the pull worker), so they
 answer the same way: promoted, unchanged, ignored and invalid are acknowledged; transient
-failures are not, so Pub/Sub delivers them again.
+failures are not, so Pub/Sub delivers them again. A bug of ours (an exception nobody
+classified) is logged with its traceback and delivered again while the message is younger than
+BUG_RETRY_SECONDS (a fix can be deployed meanwhile), then acknowledged: one poison message
+cannot loop until Pub/Sub's retention ends.
 """
 
 from __future__ import annotations
 
 import time
+import traceback
 from collections.abc import Callable
 from typing import Any
 
-from promoter.errors import DeploymentError, PermanentError, TransientError
+from promoter.errors import DeploymentError, Misconfigured, PermanentError, TransientError
 from promoter.events import BuildEvent
 from promoter.logs import log_line
 from promoter.service import promote
 from promoter.settings import Settings
 from promoter.verify import NOT_TRUSTED, NOT_VERIFIED
 
+BUG_RETRY_SECONDS = 3600.0
 
-def handle(parse: Callable[[], BuildEvent], settings: Callable[[], Settings]) -> bool:
-    """Parse and promote one message, log one line; True means acknowledge it."""
+
+def handle(
+    parse: Callable[[], BuildEvent],
+    settings: Callable[[], Settings],
+    *,
+    published: float | None = None,
+) -> bool:
+    """Parse and promote one message, log one line; True means acknowledge it.
+
+    `published`: when Pub/Sub took the message (epoch seconds), if the entry point knows it.
+    """
     started = time.monotonic()
     build_id = None
     try:
         event = parse()
         build_id = event.build_id
         result = promote(event, settings())
+    except Misconfigured as err:  # the deployment or the config repo: keep it until fixed
+        _log("ERROR", f"retry: {err}", started, buildId=build_id, outcome="retry")
+        return False
     except PermanentError as err:
         _log("ERROR", f"invalid: {err}", started, buildId=build_id, outcome="invalid")
         return True
@@ -36,6 +53,19 @@ def handle(parse: Callable[[], BuildEvent], settings: Callable[[], Settings]) ->
     except TransientError as err:
         _log("WARNING", f"retry: {err}", started, buildId=build_id, outcome="retry")
         return False
+    except Exception as err:
+        age = None if published is None else time.time() - published
+        give_up = age is not None and age > BUG_RETRY_SECONDS
+        outcome = "dropped" if give_up else "retry"
+        _log(
+            "ERROR",
+            f"{outcome}: internal error ({type(err).__name__}): {err}",
+            started,
+            buildId=build_id,
+            outcome=outcome,
+            traceback="".join(traceback.format_exception(err)),
+        )
+        return give_up
     severity = "NOTICE" if result.outcome == "promoted" else "INFO"
     if result.reason.startswith((NOT_VERIFIED, NOT_TRUSTED)):
         severity = "WARNING"  # a message that Cloud Build contradicts: someone may forge them

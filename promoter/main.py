@@ -5,8 +5,10 @@ Run locally with `functions-framework --source promoter/main.py --target on_buil
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +30,23 @@ from promoter.settings import Settings
 @functions_framework.cloud_event
 def on_build_event(cloud_event: Any) -> None:
     """Promote the build in one `cloud-builds` message."""
-    if not handle(lambda: from_cloud_event_data(cloud_event.data), _settings):
+    published = _published(cloud_event)
+    if not handle(lambda: from_cloud_event_data(cloud_event.data), _settings, published=published):
         flask.abort(503, description="transient failure; deliver again")
+
+
+def _published(cloud_event: Any) -> float | None:
+    """When Pub/Sub took the message (epoch seconds): its publishTime, else the event's time."""
+    data = cloud_event.data
+    message = data.get("message") if isinstance(data, dict) else None
+    for text in (
+        message.get("publishTime") if isinstance(message, dict) else None,
+        cloud_event.get("time"),
+    ):
+        if isinstance(text, str):
+            with contextlib.suppress(ValueError):
+                return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    return None
 
 
 @functools.cache

@@ -4,6 +4,7 @@ which builds are trusted at all."""
 from __future__ import annotations
 
 import fnmatch
+import posixpath
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -12,7 +13,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 from wcmatch import glob
 
-from promoter.errors import ConfigError
+from promoter.errors import ConfigError, Misconfigured
 from promoter.images import Reference
 
 DEFAULT_PATH = "promoter.yaml"
@@ -66,13 +67,19 @@ class Policy:
             data = YAML(typ="safe", pure=True).load(text)
         except YAMLError as err:
             raise ConfigError(f"{path}: not valid YAML: {_one_line(err)}") from None
+        except Exception as err:
+            raise ConfigError(f"{path}: not readable YAML: {_one_line(err)}") from None
         if data is None:
             return cls()
         top = _mapping(data, f"{path}", _TOP_KEYS)
         trust = _trust(top["trust"], f"{path}: trust") if "trust" in top else Trust()
-        if top.get("images") is None:
+        if "images" not in top:
             return cls(None, trust)
         entries = top["images"]
+        if entries is None or entries == []:  # every entry commented out: not "every image"
+            raise ConfigError(
+                f"{path}: images: has no entries (to promote every image, remove the key)"
+            )
         if not isinstance(entries, list):
             raise ConfigError(f"{path}: images: expected a list of entries")
         rules = tuple(_rule(e, f"{path}: images[{i}]") for i, e in enumerate(entries))
@@ -85,6 +92,14 @@ class Policy:
         return tuple(
             r for r in self.rules if r.repository == repository and r.allows_branch(branch)
         )
+
+
+def follow_link(path: str, target: str) -> str:
+    """The repo path that a symlink at `path` pointing to `target` names, if inside the repo."""
+    resolved = posixpath.normpath(posixpath.join(posixpath.dirname(path), target))
+    if target.startswith("/") or resolved == ".." or resolved.startswith("../"):
+        raise Misconfigured(f"{path}: a symlink to {target!r}, outside the config repo")
+    return resolved
 
 
 def _rule(entry: Any, where: str) -> ImageRule:

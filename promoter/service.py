@@ -13,6 +13,7 @@ from promoter.errors import (
     ConfigError,
     GitUnavailable,
     InvalidEvent,
+    Misconfigured,
     PushContention,
     PushRejected,
     RemoteLocked,
@@ -21,7 +22,7 @@ from promoter.events import BuildEvent, check_create_time, from_envelope
 from promoter.gitrepo import Blob, Workspace
 from promoter.ledger import Ledger
 from promoter.plan import Outcome, Plan, plan
-from promoter.policy import Policy
+from promoter.policy import Policy, follow_link
 from promoter.settings import Settings
 from promoter.verify import NOT_VERIFIED, differences, untrusted
 
@@ -34,6 +35,7 @@ _BACKOFF_CAP = 2.0
 # A push holds the remote's branch lock for milliseconds: found locked this many times in a row,
 # with backoff between, the lock was left by a crash and retrying at once cannot help.
 LOCKED_ATTEMPTS = 3
+MAX_POLICY_LINKS = 8  # as many symlinks in a row as a policy may go through
 
 
 @dataclass(frozen=True)
@@ -119,19 +121,14 @@ def _plan_at(
     named = workspace.yaml_paths_naming(tip, {i.repository for i in event.images})
     # One listing for our own files and the candidates; the commit reuses it for file modes.
     blobs = {b.path: b for b in workspace.blobs(tip, [*own, *sorted(named)])}
-    texts: dict[str, str | None] = dict.fromkeys(own)
-    for path in own:
-        try:
-            texts[path] = workspace.read(blobs[path]).decode("utf-8") if path in blobs else None
-        except UnicodeDecodeError:
-            raise ConfigError(f"{path}: expected UTF-8 text") from None
-    policy_text = texts[settings.policy_path]
+    policy_text = _policy_text(workspace, tip, blobs, settings)
     policy = Policy.from_yaml(policy_text, path=settings.policy_path) if policy_text else Policy()
     refused = untrusted(event, policy.trust, verified=settings.verify_builds)
     if refused is not None:  # decided before any manifest is read
         return Plan("ignored", refused), []
     files, unreadable = _read_candidates(workspace, [blobs[p] for p in named if p in blobs], own)
-    ledger = Ledger.from_text(texts[ledger_file.PATH])
+    ledger_blob = blobs.get(ledger_file.PATH)
+    ledger = Ledger.from_text(_text(workspace, ledger_blob) if ledger_blob else None)
     decided = plan(event, policy=policy, files=files, ledger=ledger)
     if decided.outcome == "promoted":
         rolled_back = _rolled_back(workspace, tip, event)
@@ -140,6 +137,42 @@ def _plan_at(
                 event, policy=policy, files=files, ledger=ledger, rolled_back=rolled_back
             )
     return decided, unreadable
+
+
+def _policy_text(
+    workspace: Workspace, tip: str, blobs: dict[str, Blob], settings: Settings
+) -> str | None:
+    """The policy's text; None where there is none and none was asked for by name.
+
+    A symlinked policy is followed inside the repo. A policy that cannot be read is never taken
+    for "no policy": that would promote every image everywhere.
+    """
+    path = settings.policy_path
+    for _ in range(MAX_POLICY_LINKS):
+        blob = blobs.get(path) or next(iter(workspace.blobs(tip, [path])), None)
+        if blob is not None:
+            return _text(workspace, blob)
+        target = workspace.link_target(tip, path)
+        if target is None:
+            break
+        path = follow_link(path, target)
+    else:
+        raise Misconfigured(f"{settings.policy_path}: more than {MAX_POLICY_LINKS} symlinks deep")
+    if path != settings.policy_path:
+        raise Misconfigured(f"{settings.policy_path}: a symlink to {path}, which is not a file")
+    if settings.policy_required:
+        raise Misconfigured(
+            f"{path}: not found on branch {settings.remote.branch!r} of"
+            f" {settings.remote.display}, and PROMOTER_POLICY or --policy names it"
+        )
+    return None
+
+
+def _text(workspace: Workspace, blob: Blob) -> str:
+    try:
+        return workspace.read(blob).decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{blob.path}: expected UTF-8 text") from None
 
 
 def _read_candidates(

@@ -28,11 +28,13 @@ class Settings:
     max_seconds: float = 60.0
     verify_builds: bool = False
     cloudbuild_host: str | None = None  # CLOUDBUILD_EMULATOR_HOST: a plain-HTTP stand-in
+    policy_required: bool = False  # named by PROMOTER_POLICY or --policy: it must exist
 
     def __post_init__(self) -> None:
-        path = PurePosixPath(self.policy_path)
+        path = PurePosixPath(self.policy_path)  # "./promoter.yaml/" names promoter.yaml
         if path.is_absolute() or ".." in path.parts or not path.parts:
             raise ConfigError(f"policy: {self.policy_path!r} must be a path inside the config repo")
+        object.__setattr__(self, "policy_path", str(path))
 
     @classmethod
     def build(
@@ -59,6 +61,7 @@ class Settings:
             remote,
             workdir=Path(workdir or environ.get("PROMOTER_WORKDIR") or defaults.workdir),
             policy_path=policy or environ.get("PROMOTER_POLICY") or DEFAULT_PATH,
+            policy_required=bool(policy or environ.get("PROMOTER_POLICY")),
             identity=identity,
             skip_ci=environ.get("PROMOTER_SKIP_CI", "true").lower() not in ("0", "false", "no"),
             dry_run=dry_run,

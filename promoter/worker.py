@@ -64,7 +64,8 @@ def listen(
 
 def _callback(settings: Callable[[], Settings]) -> Callable[[Any], None]:
     def on_message(message: Any) -> None:
-        if handle(lambda: parse_event(message.data), settings):
+        published = message.publish_time.timestamp() if message.publish_time else None
+        if handle(lambda: parse_event(message.data), settings, published=published):
             message.ack()
         else:
             message.nack()

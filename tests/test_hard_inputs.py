@@ -139,3 +139,194 @@ def test_a_revert_of_a_file_with_a_non_ascii_name_is_respected(make_config_repo,
     assert (code, again["outcome"], again["commit"]) == (0, "unchanged", None), stderr
     assert "kept the rollback" in again["reason"]
     assert digest_of("good") in show(remote, "apps/café.yaml")
+
+
+# --- 1. a file the YAML library fails on; a bug of ours ------------------------------------------
+
+ESCAPES = {"escape": "\\U0011FFFF", "overflow": "\\UFFFFFFFF"}  # YAML escapes Python cannot hold
+UNREADABLE = {
+    "directive": "%YAML 1.3\n---\n" + POD,
+    **{kind: POD.replace("name: x\n", f'name: "{text}"\n', 1) for kind, text in ESCAPES.items()},
+}
+POLICIES = {
+    "directive": f"%YAML 1.3\n---\nimages:\n  - repository: {WEB}\n",
+    **{
+        kind: f'images:\n  - repository: {WEB}\n    paths: ["{text}"]\n'
+        for kind, text in ESCAPES.items()
+    },
+}
+
+
+@pytest.mark.parametrize("kind", sorted(UNREADABLE))
+def test_a_manifest_the_parser_fails_on_is_skipped_and_the_others_promoted(
+    kind, make_config_repo, workdir
+):
+    remote = make_config_repo({"a-good.yaml": POD, "b-bad.yaml": UNREADABLE[kind]}, source=None)
+    code, result, stderr = run(build(digest=digest_of(kind)), remote, workdir)
+    assert (code, result["outcome"], stderr) == (0, "promoted", "")
+    assert [c["path"] for c in result["changes"]] == ["a-good.yaml"]
+    assert "skipped b-bad.yaml: line " in result["reason"]
+    assert digest_of(kind) in show(remote, "a-good.yaml")
+    assert show(remote, "b-bad.yaml") == UNREADABLE[kind].rstrip("\n")
+
+
+@pytest.mark.parametrize("kind", sorted(UNREADABLE))
+def test_a_policy_the_parser_fails_on_is_a_config_error(kind, make_config_repo, workdir):
+    remote = make_config_repo({"pod.yaml": POD, "promoter.yaml": POLICIES[kind]}, source=None)
+    code, result, stderr = run(build(), remote, workdir)
+    assert (code, result) == (2, None)
+    assert one_line(stderr).startswith("promoter: error: promoter.yaml: not readable YAML: ")
+    assert WEB + ":1.0" in show(remote, "pod.yaml")
+
+
+def test_a_reused_anchor_name_writes_nothing_to_stderr(make_config_repo, workdir):
+    reused = POD.replace("  name: x\n", "  name: &n x\n  labels: {a: &n y, b: *n}\n", 1)
+    policy = f"images:\n  - &r {{repository: {WEB}}}\n  - &r {{repository: {WEB}-api}}\n"
+    remote = make_config_repo({"pod.yaml": reused, "promoter.yaml": policy}, source=None)
+    code, result, stderr = run(build(), remote, workdir)
+    assert (code, result["outcome"], stderr) == (0, "promoted", "")
+
+
+# --- 2. the policy never fails open ---------------------------------------------------------------
+
+DEV_ONLY = f'images:\n  - repository: {WEB}\n    paths: ["dev/**"]\n'
+
+
+def linked_repo(tmp_path: Path, target: str, files: dict[str, str]) -> Path:
+    """A bare repo whose promoter.yaml is a symlink to `target`."""
+    work = tmp_path / "linked"
+    for path, text in files.items():
+        (work / path).parent.mkdir(parents=True, exist_ok=True)
+        (work / path).write_text(text)
+    (work / "promoter.yaml").symlink_to(target)
+    git("init", "-q", "-b", "main", cwd=work)
+    git("add", "-A", cwd=work)
+    git("commit", "-q", "-m", "Seed", cwd=work)
+    git("clone", "-q", "--bare", work, tmp_path / "linked.git")
+    return tmp_path / "linked.git"
+
+
+@pytest.mark.parametrize("target", ["ops/policy.yaml", "./ops/../ops/policy.yaml", "ops/link.yaml"])
+def test_a_symlinked_policy_inside_the_repo_is_followed(target, tmp_path, workdir):
+    files = {"dev/pod.yaml": POD, "prod/pod.yaml": POD, "ops/policy.yaml": DEV_ONLY}
+    remote = linked_repo(tmp_path, target, files)
+    if target == "ops/link.yaml":  # a link to a link
+        work = tmp_path / "relink"
+        git("clone", "-q", remote, work)
+        (work / "ops/link.yaml").symlink_to("policy.yaml")
+        git("add", "-A", cwd=work)
+        git("commit", "-q", "-m", "Link", cwd=work)
+        git("push", "-q", "origin", "HEAD:main", cwd=work)
+    code, result, stderr = run(build(), remote, workdir)
+    assert (code, result["outcome"]) == (0, "promoted"), stderr
+    assert [c["path"] for c in result["changes"]] == ["dev/pod.yaml"]
+
+
+@pytest.mark.parametrize(
+    ("target", "expected"),
+    [
+        (
+            "../outside.yaml",
+            "promoter.yaml: a symlink to '../outside.yaml', outside the config repo",
+        ),
+        ("/etc/passwd", "promoter.yaml: a symlink to '/etc/passwd', outside the config repo"),
+        ("ops/missing.yaml", "promoter.yaml: a symlink to ops/missing.yaml, which is not a file"),
+        ("promoter.yaml", "promoter.yaml: more than 8 symlinks deep"),
+    ],
+)
+def test_a_symlinked_policy_that_leads_nowhere_is_a_config_error(
+    target, expected, tmp_path, workdir
+):
+    (tmp_path / "outside.yaml").write_text(DEV_ONLY)
+    remote = linked_repo(tmp_path, target, {"dev/pod.yaml": POD, "prod/pod.yaml": POD})
+    code, result, stderr = run(build(), remote, workdir)
+    assert (code, result) == (2, None)
+    assert one_line(stderr).startswith(f"promoter: error: {expected}")
+    assert WEB + ":1.0" in show(remote, "prod/pod.yaml")
+
+
+def test_a_policy_named_explicitly_must_exist(make_config_repo, workdir):
+    remote = make_config_repo({"pod.yaml": POD}, source=None)
+    code, result, stderr = run(build(), remote, workdir, "--policy", "ops/policy.yaml")
+    assert (code, result) == (2, None)
+    assert one_line(stderr).startswith("promoter: error: ops/policy.yaml: not found on branch")
+    assert WEB + ":1.0" in show(remote, "pod.yaml")
+
+
+def test_a_missing_policy_named_by_the_deployment_keeps_the_message(
+    make_config_repo, function_server
+):
+    from .test_function import post_binary
+
+    remote = make_config_repo({"pod.yaml": POD}, source=None)
+    server = function_server(remote, PROMOTER_POLICY="ops/policy.yaml")
+    assert post_binary(server.url, build()).status_code == 503
+    [line] = server.log_lines()
+    assert (line["severity"], line["outcome"]) == ("ERROR", "retry")
+    assert "ops/policy.yaml: not found on branch 'main'" in line["message"]
+    assert WEB + ":1.0" in show(remote, "pod.yaml")
+
+
+@pytest.mark.parametrize("named", ["./promoter.yaml", "promoter.yaml/", ".//promoter.yaml"])
+def test_spellings_of_the_policy_path_name_the_same_file(named, make_config_repo, workdir):
+    files = {"dev/pod.yaml": POD, "prod/pod.yaml": POD, "promoter.yaml": DEV_ONLY}
+    remote = make_config_repo(files, source=None)
+    code, result, stderr = run(build(), remote, workdir, "--policy", named)
+    assert (code, result["outcome"]) == (0, "promoted"), stderr
+    assert [c["path"] for c in result["changes"]] == ["dev/pod.yaml"]
+
+
+def test_an_images_key_with_every_entry_commented_out_is_a_config_error(make_config_repo, workdir):
+    policy = f"images:\n  # - repository: {WEB}\n  #   paths: [dev/**]\n"
+    remote = make_config_repo({"pod.yaml": POD, "promoter.yaml": policy}, source=None)
+    code, result, stderr = run(build(), remote, workdir)
+    assert (code, result) == (2, None)
+    assert "images: has no entries (to promote every image, remove the key)" in one_line(stderr)
+
+
+# --- 1. a bug of ours: traceback at ERROR, bounded redelivery ----------------------------------
+
+
+def bug() -> Any:
+    raise RecursionError("maximum recursion depth exceeded")  # what no handler classifies
+
+
+@pytest.mark.parametrize(
+    ("age", "acked", "outcome"),
+    [(None, False, "retry"), (60.0, False, "retry"), (3601.0, True, "dropped")],
+)
+def test_a_bug_is_logged_with_its_traceback_and_retried_for_an_hour_only(
+    age, acked, outcome, capsys
+):
+    import time
+
+    from promoter.handling import handle
+
+    published = None if age is None else time.time() - age
+    assert handle(bug, lambda: pytest.fail("not reached"), published=published) is acked
+    [line] = [json.loads(text) for text in capsys.readouterr().out.splitlines()]
+    assert (line["severity"], line["outcome"]) == ("ERROR", outcome)
+    assert (
+        line["message"]
+        == f"{outcome}: internal error (RecursionError): maximum recursion depth exceeded"
+    )
+    assert "in bug\n" in line["traceback"] and line["traceback"].startswith("Traceback")
+
+
+def test_the_function_answers_a_bug_with_one_json_line(make_config_repo, function_server, tmp_path):
+    from .test_function import post_binary
+
+    remote = make_config_repo({"pod.yaml": POD}, source=None)
+    server = function_server(remote)
+    assert post_binary(server.url, build()).status_code == 200
+    # A workspace whose git config holds garbage: today nothing classifies the library's error.
+    [config] = (tmp_path / "fw").glob("*/config")
+    config.write_text("garbage\n")
+    response = post_binary(server.url, build(digest=digest_of("again")))
+    lines = server.log.read_text().splitlines()
+    assert all(line.startswith("{") for line in lines), lines
+    last = json.loads(lines[-1])
+    # When damaged workspaces heal (the failures issue), this test needs another unclassified error.
+    # The message's publishTime is months old: past the hour, it is acknowledged, not looped.
+    assert (response.status_code, last["severity"], last["outcome"]) == (200, "ERROR", "dropped")
+    assert "internal error" in last["message"] and "Traceback" in last["traceback"]

@@ -106,7 +106,34 @@ def test_trust_rules_parse():
         ("web-main", "0f3c"),
     )
     assert policy.trust.require_provenance is True
-    assert Policy.from_yaml("images: null\n").trust == Policy().trust
+    assert Policy.from_yaml("trust: {}\n").trust == Policy().trust
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "images:\n",
+        "images:\n  # - repository: europe-west1-docker.pkg.dev/demo-shop/apps/web\n",
+        "images: null\n",
+        "images: []\n",
+    ],
+)
+def test_an_images_key_without_entries_is_refused_not_read_as_every_image(text):
+    with pytest.raises(ConfigError, match=r"^promoter\.yaml: images: has no entries \(to promote"):
+        Policy.from_yaml(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "%YAML 1.3\n---\nimages: []\n",
+        'images:\n  - repository: "\\U0011FFFF"\n',
+        'trust:\n  projects: ["\\UFFFFFFFF"]\n',
+    ],
+)
+def test_text_the_parser_fails_on_is_a_config_error(text):
+    with pytest.raises(ConfigError, match=r"^promoter\.yaml: not readable YAML: "):
+        Policy.from_yaml(text)
 
 
 @pytest.mark.parametrize(
