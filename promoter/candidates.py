@@ -21,7 +21,7 @@ from promoter.images import names
 GrepAll = Callable[[str], set[str]]  # needle -> paths in the tip that name it
 ReadPath = Callable[[str], bytes | None]  # path -> contents in the tip, None if gone
 
-_VERSION = 2  # 1 kept every file containing the text; 2 only those naming the repository
+_VERSION = 3  # 1: any file containing the text; 2: naming the repository; 3: JSON too
 
 
 @dataclass

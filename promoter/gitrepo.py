@@ -24,11 +24,10 @@ from promoter.gitdir import REGULAR_MODES, TIP_REF, GitDir, reset
 from promoter.gitobjects import Blob, Identity, Objects
 from promoter.gittransport import Transport
 from promoter.images import grep_pattern
+from promoter.manifests import MANIFEST_PATHSPECS, is_manifest
 from promoter.remote import Remote
 
 __all__ = ["Blob", "Identity", "Workspace"]
-
-YAML_PATHSPECS = ("*.yaml", "*.yml")
 
 
 class Workspace(GitDir):
@@ -88,13 +87,13 @@ class Workspace(GitDir):
         self._transport.push(commit)
         self._note_pushed(commit)
 
-    def yaml_paths_naming(self, tip: str, needles: Collection[str]) -> set[str]:
-        """Paths of the regular YAML files of `tip` that name any of the repositories `needles`."""
+    def manifests_naming(self, tip: str, needles: Collection[str]) -> set[str]:
+        """Paths of the regular manifests of `tip` that name any of the repositories `needles`."""
         if not needles:
             return set()
         index = self._index = CandidateIndex.load(self._index_file)
         if index.tip != tip:
-            changed = self._changed_yaml(index.tip, tip) if index.tip else None
+            changed = self._changed_manifests(index.tip, tip) if index.tip else None
             index.advance(tip, changed, lambda path: self._read_changed(changed, path))
         paths = index.lookup(needles, lambda needle: self._grep(tip, needle))
         index.save(self._index_file)
@@ -113,21 +112,21 @@ class Workspace(GitDir):
         self._run("update-ref", TIP_REF, commit, parent)  # on failure the next event fetches
         index = self._index
         if index is not None and index.tip == parent:
-            yaml = [path for path in files if path.endswith((".yaml", ".yml"))]
-            index.advance(commit, yaml, files.get)
+            index.advance(commit, [path for path in files if is_manifest(path)], files.get)
             index.save(self._index_file)
 
     def _grep(self, tip: str, repository: str) -> set[str]:
         pattern = grep_pattern(repository)
         status, out, _ = self._run(
-            "grep", "-l", "-z", "-E", "--no-color", "-e", pattern, tip, "--", *YAML_PATHSPECS
+            "grep", "-l", "-z", "-E", "--no-color", "-e", pattern, tip, "--", *MANIFEST_PATHSPECS
         )
         if status not in (0, 1):
             raise GitUnavailable(f"git grep failed in workspace {self.path}")
-        return {entry.split(":", 1)[1] for entry in out.split("\0") if entry}
+        paths = (entry.split(":", 1)[1] for entry in out.split("\0") if entry)
+        return {path for path in paths if is_manifest(path)}
 
-    def _changed_yaml(self, old: str, new: str) -> dict[str, str | None] | None:
-        """YAML paths changed from `old` to `new`, each with its new regular blob's id (or None)."""
+    def _changed_manifests(self, old: str, new: str) -> dict[str, str | None] | None:
+        """Manifests changed from `old` to `new`, each with its new regular blob's id (or None)."""
         status, out, _ = self._run("diff-tree", "-r", "-z", "--no-renames", old, new)
         if status != 0:
             return None  # the old tip is gone (a fresh or pruned workspace): search everything
@@ -136,7 +135,7 @@ class Workspace(GitDir):
         fields = out.split("\0")
         changed: dict[str, str | None] = {}
         for meta, path in zip(fields[0::2], fields[1::2], strict=False):
-            if path.endswith((".yaml", ".yml")):
+            if is_manifest(path):
                 _, mode, _, sha, _ = meta.split(" ")
                 changed[path] = sha if mode in REGULAR_MODES else None
         return changed

@@ -27,6 +27,21 @@ Kind = Literal["container", "kustomize"]
 
 _CONTAINER_KEYS = frozenset({"containers", "initContainers", "ephemeralContainers"})
 _KUSTOMIZATION_FILES = frozenset({"kustomization.yaml", "kustomization.yml", "Kustomization"})
+MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")  # in any case: kustomize and Argo CD read them all
+# The same set for `git grep`/`git ls-files`: a folder's `Kustomization` included.
+MANIFEST_PATHSPECS = (
+    *(f":(icase)*{suffix}" for suffix in MANIFEST_SUFFIXES),
+    "Kustomization",
+    "*/Kustomization",
+)
+
+
+def is_manifest(path: str) -> bool:
+    """True for the files the promoter reads as manifests: YAML, JSON, `Kustomization`."""
+    name = posixpath.basename(path)
+    return name.lower().endswith(MANIFEST_SUFFIXES) or name in _KUSTOMIZATION_FILES
+
+
 _KUSTOMIZATION_KINDS = frozenset({"Kustomization", "Component"})
 _KUSTOMIZE_FIELDS = ("name", "newName", "newTag", "digest")
 _STR = "tag:yaml.org,2002:str"
@@ -278,7 +293,7 @@ def _pin_site(text: str, found: _Found, image: ImageRef, path: str) -> tuple[lis
     tag = image.tag if image.tag and image.tag != "latest" else None
     edits = _new_tag_edits(text, node, entry.get("newTag"), tag, path)
     if "digest" in entry:
-        edits.append(_replace_scalar(text, entry["digest"][1], image.digest))
+        edits.append(_replace_value(text, entry["digest"], image.digest))
     else:
         edits.append(_add_field(text, node, f"digest: {image.digest}", path))
     shown = f"{found.scalar.value}:{tag}" if tag and "newTag" in entry else found.scalar.value
@@ -297,7 +312,23 @@ def _new_tag_edits(
         return []
     if tag is None:
         return [_drop_field(text, entry, field, path)]
-    return [_replace_scalar(text, field[1], _tag_text(tag, field[1]))]
+    return [_replace_value(text, field, _tag_text(tag, field[1]))]
+
+
+def _replace_value(text: str, field: tuple[ScalarNode, ScalarNode], value: str) -> _Edit:
+    """Replace a key's one-line scalar value; a key with no value at all (`digest:`) gets one."""
+    key, node = field
+    if node.value or node.style:
+        return _replace_scalar(text, node, value)
+    at = _empty_value_at(text, key, node)
+    return _Edit(at, at, value if text[at - 1] in " \t" else f" {value}")
+
+
+def _empty_value_at(text: str, key: ScalarNode, node: ScalarNode) -> int:
+    """Where the missing value of `key:` goes: where the parser marks it, if on the key's line."""
+    if node.start_mark.line == key.end_mark.line:
+        return int(node.start_mark.index)
+    return text.index(":", key.end_mark.index) + 1  # the pure parser marks the next token
 
 
 def _replace_scalar(text: str, node: ScalarNode, value: str) -> _Edit:
@@ -321,7 +352,8 @@ def _drop_field(
     if entry.flow_style:
         return _drop_flow_item(text, entry, field, path)
     line_start = text.rfind("\n", 0, key.start_mark.index) + 1
-    tail = LINE_TAIL.match(text, value.end_mark.index)
+    end = value.end_mark.index if value.value or value.style else _empty_value_at(text, key, value)
+    tail = LINE_TAIL.match(text, end)
     if text[line_start : key.start_mark.index].strip(" ") or tail is None:
         raise _error(path, key, "cannot remove newTag without touching other keys on its line")
     if tail.group().endswith("\n") or line_start == 0:

@@ -118,7 +118,7 @@ def _plan_at(
     workspace: Workspace, tip: str, event: BuildEvent, settings: Settings
 ) -> tuple[Plan, list[str]]:
     own = (settings.policy_path, ledger_file.PATH)
-    named = workspace.yaml_paths_naming(tip, {i.repository for i in event.images})
+    named = workspace.manifests_naming(tip, {i.repository for i in event.images})
     # One listing for our own files and the candidates; the commit reuses it for file modes.
     blobs = {b.path: b for b in workspace.blobs(tip, [*own, *sorted(named)])}
     policy_text = _policy_text(workspace, tip, blobs, settings)

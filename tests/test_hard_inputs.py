@@ -34,6 +34,17 @@ def run(
     return done.returncode, result, done.stderr
 
 
+def raw(remote: Path, path: str) -> str:
+    """A file's exact text on main (`show` strips its ends)."""
+    done = subprocess.run(
+        ["git", "--git-dir", str(remote), "show", f"main:{path}"],
+        capture_output=True,
+        check=True,
+        text=True,
+    )
+    return done.stdout
+
+
 def one_line(stderr: str) -> str:
     lines = stderr.strip().splitlines()
     assert len(lines) == 1, stderr
@@ -167,7 +178,7 @@ def test_a_manifest_the_parser_fails_on_is_skipped_and_the_others_promoted(
     assert [c["path"] for c in result["changes"]] == ["a-good.yaml"]
     assert "skipped b-bad.yaml: line " in result["reason"]
     assert digest_of(kind) in show(remote, "a-good.yaml")
-    assert show(remote, "b-bad.yaml") == UNREADABLE[kind].rstrip("\n")
+    assert raw(remote, "b-bad.yaml") == UNREADABLE[kind]
 
 
 @pytest.mark.parametrize("kind", sorted(UNREADABLE))
@@ -330,3 +341,92 @@ def test_the_function_answers_a_bug_with_one_json_line(make_config_repo, functio
     # The message's publishTime is months old: past the hour, it is acknowledged, not looped.
     assert (response.status_code, last["severity"], last["outcome"]) == (200, "ERROR", "dropped")
     assert "internal error" in last["message"] and "Traceback" in last["traceback"]
+
+
+# --- 3. every manifest kustomize and Argo CD read -----------------------------------------------
+
+KUSTOMIZATION = f"resources: [pod.yaml]\nimages:\n  - name: {WEB}\n    newTag: v0\n"
+JSON_POD = (
+    '{\n  "apiVersion": "v1",\n  "kind": "Pod",\n  "metadata": {"name": "x"},\n'
+    f'  "spec": {{"containers": [{{"name": "x", "image": "{WEB}:1.0"}}]}}\n}}\n'
+)
+
+
+@pytest.mark.parametrize(
+    ("path", "text"),
+    [
+        ("overlays/dev/Kustomization", KUSTOMIZATION),
+        ("Kustomization", KUSTOMIZATION),
+        ("apps/pod.json", JSON_POD),
+        ("apps/POD.JSON", JSON_POD),
+        ("apps/pod.YAML", POD),
+        ("apps/pod.Yml", POD),
+    ],
+)
+def test_every_manifest_name_kustomize_and_argo_cd_read_is_searched(
+    path, text, make_config_repo, workdir
+):
+    remote = make_config_repo({path: text, "notes/pod.txt": POD}, source=None)
+    digest = digest_of(path)
+    code, result, stderr = run(build(digest=digest), remote, workdir)
+    assert (code, result["outcome"]) == (0, "promoted"), stderr
+    assert [c["path"] for c in result["changes"]] == [path]
+    after = raw(remote, path)
+    if path.lower().endswith(".json"):
+        assert after == text.replace(":1.0", f":4be1a9c@{digest}")
+        assert json.loads(after)["spec"]["containers"][0]["image"].endswith(digest)
+    assert digest in after
+    assert raw(remote, "notes/pod.txt") == POD  # not a manifest: never touched
+
+
+def test_a_json_manifest_added_later_is_found_by_a_warm_workspace(make_config_repo, tmp_path):
+    remote = make_config_repo({"pod.yaml": POD}, source=None)
+    run(build(create_time="2026-03-02T09:00:00Z"), remote, tmp_path / "warm")
+    work = tmp_path / "human"
+    git("clone", "-q", remote, work)
+    (work / "pod.json").write_text(JSON_POD)
+    git("add", "-A", cwd=work)
+    git("commit", "-q", "-m", "JSON too", cwd=work)
+    git("push", "-q", "origin", "HEAD:main", cwd=work)
+    code, result, stderr = run(build(create_time="2026-03-02T09:05:00Z"), remote, tmp_path / "warm")
+    assert (code, result["outcome"]) == (0, "promoted"), stderr
+    assert [c["path"] for c in result["changes"]] == ["pod.json", "pod.yaml"]
+
+
+# --- 4. tabs, 6. empty kustomize fields ---------------------------------------------------------
+
+TABBED = {
+    "after the colon": POD.replace("image: ", "image:\t"),
+    "before a comment": POD.replace(":1.0\n", ":1.0\t# current\n"),
+    "trailing": POD.replace(":1.0\n", ":1.0\t\n"),
+}
+
+
+@pytest.mark.parametrize("where", sorted(TABBED))
+def test_valid_tabs_are_kept_and_the_file_promoted(where, make_config_repo, workdir):
+    remote = make_config_repo({"pod.yaml": TABBED[where]}, source=None)
+    digest = digest_of(where)
+    code, result, stderr = run(build(digest=digest), remote, workdir)
+    assert (code, result["outcome"]) == (0, "promoted"), stderr
+    assert raw(remote, "pod.yaml") == TABBED[where].replace(":1.0", f":4be1a9c@{digest}")
+
+
+@pytest.mark.parametrize(
+    ("entry", "expected"),
+    [
+        ("    newTag:\n", "    newTag: 4be1a9c\n    digest: {digest}\n"),
+        ("    digest:\n", "    digest: {digest}\n"),
+        (
+            "    newTag:   # filled in\n    digest:\n",
+            "    newTag: 4be1a9c   # filled in\n    digest: {digest}\n",
+        ),
+        ("    newTag: ''\n", "    newTag: '4be1a9c'\n    digest: {digest}\n"),
+    ],
+)
+def test_empty_kustomize_fields_are_filled(entry, expected, make_config_repo, workdir):
+    head = f"resources: [pod.yaml]\nimages:\n  - name: {WEB}\n"
+    remote = make_config_repo({"kustomization.yaml": head + entry}, source=None)
+    digest = digest_of(entry)
+    code, result, stderr = run(build(digest=digest), remote, workdir)
+    assert (code, result["outcome"]) == (0, "promoted"), stderr
+    assert raw(remote, "kustomization.yaml") == head + expected.format(digest=digest)
