@@ -67,8 +67,10 @@ def handle(
         )
         return give_up
     severity = "NOTICE" if result.outcome == "promoted" else "INFO"
-    if result.reason.startswith((NOT_VERIFIED, NOT_TRUSTED)):
-        severity = "WARNING"  # a message that Cloud Build contradicts: someone may forge them
+    if result.warning or result.reason.startswith((NOT_VERIFIED, NOT_TRUSTED)):
+        # A file skipped, the policy leaving out every file, a message Cloud Build contradicts
+        # (someone may forge them): a person should look.
+        severity = "WARNING"
     _log(
         severity,
         f"{result.outcome}: {result.reason}",

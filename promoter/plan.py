@@ -26,6 +26,7 @@ class Plan:
     reason: str
     files: Mapping[str, str] = field(default_factory=dict)
     changes: tuple[FileChange, ...] = ()
+    warning: bool = False  # a person should look: a file was skipped, the policy left out all
 
 
 def plan(
@@ -35,11 +36,13 @@ def plan(
     files: Mapping[str, str],
     ledger: Ledger,
     rolled_back: Collection[str] = (),
+    unreadable: Collection[str] = (),
 ) -> Plan:
     """Turn `event` into edits of `files` (candidate manifests, path -> text).
 
     `rolled_back` names the files this very build was promoted into before: it is not written
     there again, so that reverting a promotion sticks when its message is delivered again.
+    `unreadable`: candidates that could not be read at all ("PATH: why"), said in the reason.
     """
     if not event.promotable:
         return Plan("ignored", f"build status is {event.status}, only SUCCESS promotes")
@@ -51,7 +54,7 @@ def plan(
         return Plan(
             "ignored", f"promoter.yaml promotes none of the build's images from branch {branch}"
         )
-    return _edit(event, wanted, files, ledger, frozenset(rolled_back))
+    return _edit(event, wanted, files, ledger, frozenset(rolled_back), list(unreadable))
 
 
 _Wanted = dict[str, tuple[ImageRef, tuple[ImageRule, ...] | None]]
@@ -72,13 +75,15 @@ def _edit(
     files: Mapping[str, str],
     ledger: Ledger,
     rolled_back: frozenset[str],
+    skipped: list[str],
 ) -> Plan:
     new_files: dict[str, str] = {}
     changes: list[FileChange] = []
-    found, skipped, kept = False, [], []
+    found, kept, left_out = False, [], []
     for path in sorted(files):
         images = _images_for(path, wanted)
         if not images:
+            left_out.append(path)
             continue
         try:
             manifest = Manifest.read(files[path], images, path=path)
@@ -101,12 +106,18 @@ def _edit(
     note = "".join(f"; skipped {reason}" for reason in skipped)
     if kept:
         note += f"; kept the rollback of build {event.build_id} in {', '.join(kept)}"
+    warning = bool(skipped)
     if not found:
         names = ", ".join(sorted(wanted))
-        return Plan("ignored", f"no manifest references {names}{note}")
+        if left_out and not skipped and len(left_out) == len(files):
+            return Plan("ignored", _left_out(names, left_out, wanted), warning=True)
+        what = "no readable manifest" if skipped else "no manifest"
+        return Plan("ignored", f"{what} references {names}{note}", warning=warning)
     if not changes:
         return Plan(
-            "unchanged", f"targets already hold this build's digest or a newer build's{note}"
+            "unchanged",
+            f"targets already hold this build's digest or a newer build's{note}",
+            warning=warning,
         )
     new_files[ledger_file.PATH] = _record(event, ledger, changes).to_text()
     return Plan(
@@ -114,7 +125,24 @@ def _edit(
         f"pinned {len(changes)} image reference(s) in {len(new_files) - 1} file(s){note}",
         new_files,
         tuple(changes),
+        warning,
     )
+
+
+def _left_out(names: str, paths: list[str], wanted: _Wanted) -> str:
+    """The reason when promoter.yaml's paths leave out every file that names the images."""
+    patterns = sorted(
+        {p for _, rules in wanted.values() for rule in rules or () for p in rule.paths}
+    )
+    listed = ", ".join(paths[:5]) + (f" and {len(paths) - 5} more" if len(paths) > 5 else "")
+    reason = f"promoter.yaml's paths ({', '.join(patterns)}) leave out every file naming {names}"
+    folders = [
+        p
+        for p in patterns
+        if not any(c in p for c in "*?[{") and any(path.startswith(p + "/") for path in paths)
+    ]
+    hint = "".join(f"; {p!r} is a folder: its files are {p + '/**'!r}" for p in folders)
+    return f"{reason}: {listed}{hint}"
 
 
 def _images_for(path: str, wanted: _Wanted) -> dict[str, ImageRef]:

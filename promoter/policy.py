@@ -17,7 +17,7 @@ from promoter.errors import ConfigError, Misconfigured
 from promoter.images import Reference
 
 DEFAULT_PATH = "promoter.yaml"
-_GLOB_FLAGS = glob.GLOBSTAR | glob.DOTGLOB
+_GLOB_FLAGS = glob.GLOBSTAR | glob.DOTGLOB | glob.BRACE  # `overlays/{dev,staging}/**`
 _TOP_KEYS = frozenset({"images", "trust"})
 _RULE_KEYS = frozenset({"repository", "paths", "branches"})
 _TRUST_KEYS = frozenset({"verify", "projects", "triggers", "requireProvenance"})
@@ -121,7 +121,21 @@ def _rule(entry: Any, where: str) -> ImageRule:
             raise ConfigError(
                 f"{where}.paths: {pattern!r} must stay inside the repo (no '/' or '..')"
             )
+        never = _never_matches(pattern)
+        if never:
+            raise ConfigError(f"{where}.paths: {pattern!r} can never match a file: {never}")
     return ImageRule(repository, paths, _strings(fields.get("branches", []), f"{where}.branches"))
+
+
+def _never_matches(pattern: str) -> str | None:
+    """Why `pattern` can match no repo path (they are like `overlays/dev/app.yaml`), if so."""
+    if pattern.startswith("./"):
+        return f"paths start at the repo's root, without './' (write {pattern[2:]!r})"
+    if pattern.endswith("/"):
+        return f"a folder's files are {pattern + '**'!r}"
+    if "//" in pattern or "/./" in pattern or pattern.endswith("/."):
+        return "a path has no empty or '.' parts"
+    return None
 
 
 def _trust(value: Any, where: str) -> Trust:

@@ -47,6 +47,7 @@ class Result:
     commit: str | None = None
     changes: tuple[FileChange, ...] = ()
     attempts: int = 1
+    warning: bool = False  # logged at WARNING: a file was skipped, the policy left out all
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -103,20 +104,18 @@ def _verified(event: BuildEvent, settings: Settings) -> tuple[BuildEvent | None,
 def _attempt(event: BuildEvent, settings: Settings, attempt: int) -> Result:
     with Workspace.open(settings.workdir, settings.remote) as workspace:
         tip = workspace.fetch(moved=attempt > 1)
-        decided, unreadable = _plan_at(workspace, tip, event, settings)
-        reason = decided.reason + "".join(f"; skipped {note}" for note in unreadable)
+        decided = _plan_at(workspace, tip, event, settings)
+        reason = decided.reason
         if decided.outcome != "promoted" or settings.dry_run:
-            return Result(decided.outcome, reason, None, decided.changes, attempt)
+            return Result(decided.outcome, reason, None, decided.changes, attempt, decided.warning)
         message = commit_message(event, decided.changes, skip_ci=settings.skip_ci)
         files = {path: text.encode() for path, text in decided.files.items()}
         commit = workspace.commit(tip, files, message=message, identity=settings.identity)
         workspace.push(commit)
-        return Result("promoted", reason, commit, decided.changes, attempt)
+        return Result("promoted", reason, commit, decided.changes, attempt, decided.warning)
 
 
-def _plan_at(
-    workspace: Workspace, tip: str, event: BuildEvent, settings: Settings
-) -> tuple[Plan, list[str]]:
+def _plan_at(workspace: Workspace, tip: str, event: BuildEvent, settings: Settings) -> Plan:
     own = (settings.policy_path, ledger_file.PATH)
     named = workspace.manifests_naming(tip, {i.repository for i in event.images})
     # One listing for our own files and the candidates; the commit reuses it for file modes.
@@ -125,18 +124,23 @@ def _plan_at(
     policy = Policy.from_yaml(policy_text, path=settings.policy_path) if policy_text else Policy()
     refused = untrusted(event, policy.trust, verified=settings.verify_builds)
     if refused is not None:  # decided before any manifest is read
-        return Plan("ignored", refused), []
+        return Plan("ignored", refused)
     files, unreadable = _read_candidates(workspace, [blobs[p] for p in named if p in blobs], own)
     ledger_blob = blobs.get(ledger_file.PATH)
     ledger = Ledger.from_text(_text(workspace, ledger_blob) if ledger_blob else None)
-    decided = plan(event, policy=policy, files=files, ledger=ledger)
+    decided = plan(event, policy=policy, files=files, ledger=ledger, unreadable=unreadable)
     if decided.outcome == "promoted":
         rolled_back = _rolled_back(workspace, tip, event)
         if rolled_back:
             decided = plan(
-                event, policy=policy, files=files, ledger=ledger, rolled_back=rolled_back
+                event,
+                policy=policy,
+                files=files,
+                ledger=ledger,
+                rolled_back=rolled_back,
+                unreadable=unreadable,
             )
-    return decided, unreadable
+    return decided
 
 
 def _policy_text(

@@ -27,6 +27,7 @@ LINE_TAIL = re.compile(r"[ \t]*(?:#[^\r\n\x85\u2028\u2029]*)?(?:\r\n|\n|\Z)")
 # literal is searched for at C speed, one that starts with `^` is tried at every offset.
 _MARKER_LINE = re.compile(r"\n(?:(---)|\.\.\.)(?=[ \t\r\n]|\Z)")
 _LINE_BREAK = re.compile(r"\r\n|[\r\n\x85\u2028\u2029]")
+_BOM = "\ufeff"
 
 
 def documents_naming(text: str, repositories: Collection[str], path: str) -> Iterator[Node]:
@@ -99,6 +100,13 @@ def _moved(root: Node, index: int, lines: int) -> Node:
 
 def compose(text: str, path: str, *, lines: int = 0) -> list[Node]:
     """The documents of `text`, or a ManifestError naming the line (offset by `lines`)."""
+    body = text.lstrip(_BOM)  # libyaml skips byte order marks without counting them
+    if len(body) < len(text):
+        return [_moved(doc, len(text) - len(body), 0) for doc in _compose(body, path, lines)]
+    return _compose(text, path, lines)
+
+
+def _compose(text: str, path: str, lines: int) -> list[Node]:
     # libyaml's parser (ruamel.yaml.clib) under ruamel's composer gives the same nodes, marks
     # counted in characters, ten times faster than the pure Python parser (0.37 ms against
     # 3.3 ms for a small Deployment). It reads YAML 1.1, so what it refuses (`{image: a:1}` is

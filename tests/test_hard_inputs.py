@@ -430,3 +430,95 @@ def test_empty_kustomize_fields_are_filled(entry, expected, make_config_repo, wo
     code, result, stderr = run(build(digest=digest), remote, workdir)
     assert (code, result["outcome"]) == (0, "promoted"), stderr
     assert raw(remote, "kustomization.yaml") == head + expected.format(digest=digest)
+
+
+# --- 5. answers that say what happened ------------------------------------------------------------
+
+
+def test_when_the_only_file_naming_the_image_is_skipped_the_reason_says_so(
+    make_config_repo, function_server
+):
+    from .test_function import post_binary
+
+    bad = POD.replace("kind: Pod\n", "kind: Pod\nx: [unclosed\n")
+    remote = make_config_repo({"apps/pod.yaml": bad}, source=None)
+    server = function_server(remote)
+    assert post_binary(server.url, build()).status_code == 200
+    [line] = server.log_lines()
+    assert (line["severity"], line["outcome"]) == ("WARNING", "ignored")
+    assert line["message"].startswith(
+        f"ignored: no readable manifest references {WEB}; skipped apps/pod.yaml: line "
+    )
+
+
+def test_a_file_too_large_to_read_is_named_in_the_reason(make_config_repo, workdir):
+    huge = POD + "# pad\n" * 800_000  # 4.6 MiB
+    remote = make_config_repo({"apps/pod.yaml": huge}, source=None)
+    code, result, stderr = run(build(), remote, workdir)
+    assert (code, result["outcome"]) == (0, "ignored"), stderr
+    assert result["reason"] == (
+        f"no readable manifest references {WEB}; skipped apps/pod.yaml: larger than 4 MiB"
+    )
+
+
+@pytest.mark.parametrize(
+    ("paths", "hint"),
+    [
+        ('["overlays/prod/**"]', ""),
+        ('["overlays/dev"]', "; 'overlays/dev' is a folder: its files are 'overlays/dev/**'"),
+    ],
+)
+def test_when_the_policy_leaves_out_every_file_the_reason_says_so(
+    paths, hint, make_config_repo, function_server
+):
+    from .test_function import post_binary
+
+    policy = f"images:\n  - repository: {WEB}\n    paths: {paths}\n"
+    files = {
+        "overlays/dev/pod.yaml": POD,
+        "overlays/staging/pod.yaml": POD,
+        "promoter.yaml": policy,
+    }
+    remote = make_config_repo(files, source=None)
+    server = function_server(remote)
+    assert post_binary(server.url, build()).status_code == 200
+    [line] = server.log_lines()
+    assert (line["severity"], line["outcome"]) == ("WARNING", "ignored")
+    pattern = paths.strip('[]"')
+    assert line["message"] == (
+        f"ignored: promoter.yaml's paths ({pattern}) leave out every file naming {WEB}:"
+        f" overlays/dev/pod.yaml, overlays/staging/pod.yaml{hint}"
+    )
+
+
+def test_braces_in_policy_paths_match_each_choice(make_config_repo, workdir):
+    policy = f'images:\n  - repository: {WEB}\n    paths: ["overlays/{{dev,staging}}/**"]\n'
+    files = {f"overlays/{env}/pod.yaml": POD for env in ("dev", "staging", "prod")}
+    remote = make_config_repo({**files, "promoter.yaml": policy}, source=None)
+    code, result, stderr = run(build(), remote, workdir)
+    assert (code, result["outcome"]) == (0, "promoted"), stderr
+    assert [c["path"] for c in result["changes"]] == [
+        "overlays/dev/pod.yaml",
+        "overlays/staging/pod.yaml",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("pattern", "expected"),
+    [
+        ("./overlays/dev/**", "paths start at the repo's root, without './'"),
+        ("overlays/dev/", "a folder's files are 'overlays/dev/**'"),
+        ("overlays//dev/**", "a path has no empty or '.' parts"),
+    ],
+)
+def test_policy_paths_that_can_never_match_are_config_errors(
+    pattern, expected, make_config_repo, workdir
+):
+    policy = f'images:\n  - repository: {WEB}\n    paths: ["{pattern}"]\n'
+    remote = make_config_repo({"overlays/dev/pod.yaml": POD, "promoter.yaml": policy}, source=None)
+    code, result, stderr = run(build(), remote, workdir)
+    assert (code, result) == (2, None)
+    assert one_line(stderr) == (
+        f"promoter: error: promoter.yaml: images[0].paths: {pattern!r} can never match a file:"
+        f" {expected}" + (" (write 'overlays/dev/**')" if pattern.startswith("./") else "")
+    )

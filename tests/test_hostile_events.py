@@ -151,7 +151,7 @@ def test_valid_builds_with_hostile_fields_commit_only_our_trailers(
     body = json.loads(json.dumps(TEMPLATE))
     body.update(
         id=f"b{n:08d}-hostile",
-        createTime=f"2027-01-01T00:00:00.{n:09d}Z",
+        createTime=f"2026-11-01T00:00:00.{n:09d}Z",
         logUrl=log_url,
         projectId=project,
     )
