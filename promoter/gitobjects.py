@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
 
-from git import Repo
+from git import Actor, Repo
+from git.objects import Commit, Tree
 from gitdb import IStream, LooseObjectDB  # type: ignore[import-untyped]
 
 from promoter.gitdir import OBJECT_ID, REGULAR_MODES, SYMLINK_MODE, GitDir
@@ -26,14 +27,6 @@ class Identity:
 
     name: str = "promoter"
     email: str = "promoter@noreply.invalid"
-
-    def env(self) -> dict[str, str]:
-        return {
-            "GIT_AUTHOR_NAME": self.name,
-            "GIT_AUTHOR_EMAIL": self.email,
-            "GIT_COMMITTER_NAME": self.name,
-            "GIT_COMMITTER_EMAIL": self.email,
-        }
 
 
 @dataclass(frozen=True)
@@ -99,8 +92,18 @@ class Objects(GitDir):
             for path, data in files.items()
         }
         tree = rewrite_tree(self._root_tree(tip), blobs, read=self.read_object, store=self._store)
-        commit = self._git("commit-tree", tree.hex(), "-p", tip, "-m", message, env=identity.env())
-        return commit
+        # GitPython writes the same bytes as `git commit-tree -m` (which ends the message with a
+        # line break, and honours GIT_AUTHOR_DATE/GIT_COMMITTER_DATE), without a process.
+        actor = Actor(identity.name, identity.email)
+        commit = Commit.create_from_tree(
+            self._repo,
+            Tree(self._repo, tree, mode=0o40000, path=""),
+            message if message.endswith("\n") else message + "\n",
+            parent_commits=[Commit(self._repo, bytes.fromhex(tip))],
+            author=actor,
+            committer=actor,
+        )
+        return str(commit.hexsha)
 
     def _root_tree(self, commit: str) -> bytes:
         # A commit object starts with "tree <id>": reading it saves a `git rev-parse`.

@@ -17,6 +17,8 @@ from collections.abc import Collection, Iterator, Mapping
 from pathlib import Path
 
 from git import Repo
+from git.objects import Commit
+from git.refs.symbolic import SymbolicReference
 
 from promoter.candidates import CandidateIndex
 from promoter.errors import GitUnavailable
@@ -109,7 +111,11 @@ class Workspace(GitDir):
         parent, files = self._made.get(commit, (None, {}))
         if parent is None:
             return
-        self._run("update-ref", TIP_REF, commit, parent)  # on failure the next event fetches
+        # In-process (GitPython writes the loose ref through a lock file): we hold the lock. On
+        # failure the next event fetches.
+        with contextlib.suppress(OSError):
+            tip_ref = SymbolicReference(self._repo, TIP_REF)
+            tip_ref.set_reference(Commit(self._repo, bytes.fromhex(commit)))
         index = self._index
         if index is not None and index.tip == parent:
             index.advance(commit, [path for path in files if is_manifest(path)], files.get)
