@@ -10,6 +10,7 @@ composed (`promoter.yamldocs`).
 
 from __future__ import annotations
 
+import functools
 import posixpath
 import re
 from collections.abc import Collection, Iterator, Mapping
@@ -21,7 +22,7 @@ from ruamel.yaml.resolver import VersionedResolver
 
 from promoter.errors import ManifestError
 from promoter.images import ImageRef, Reference
-from promoter.yamldocs import LINE_TAIL, documents_naming
+from promoter.yamldocs import LINE_TAIL, PLAIN, STR, documents_naming
 
 Kind = Literal["container", "kustomize"]
 
@@ -169,11 +170,23 @@ def _scalar_fields(mapping: MappingNode, path: str) -> dict[str, tuple[ScalarNod
     """Map each plain-string key to its (key, value) nodes; a key given twice is an error."""
     fields: dict[str, tuple[ScalarNode, Node]] = {}
     for key, value in mapping.value:
-        if isinstance(key, ScalarNode) and key.tag == _STR:
+        if isinstance(key, ScalarNode) and _is_string(key):
             if key.value in fields:
                 raise _error(path, key, f"duplicate key {key.value!r}")
             fields[key.value] = (key, value)
     return fields
+
+
+def _is_string(node: ScalarNode) -> bool:
+    """A string key: quoted or tagged so, or plain text YAML 1.2 reads as a string."""
+    if node.ctag is PLAIN:
+        return _plain_is_string(node.value)
+    return node.ctag is STR or node.tag == _STR
+
+
+@functools.lru_cache(maxsize=4096)
+def _plain_is_string(text: str) -> bool:
+    return bool(_RESOLVERS[1].resolve(ScalarNode, text, (True, False)) == _STR)
 
 
 def _container_sites(doc: MappingNode, repositories: Collection[str], path: str) -> list[_Found]:

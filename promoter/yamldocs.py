@@ -10,12 +10,16 @@ the stream whole (it belongs to the document after it).
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Collection, Iterator
+from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, StreamMark, YAMLError
-from ruamel.yaml.nodes import MappingNode, Node, SequenceNode
+from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from ruamel.yaml.reader import ReaderError
+from ruamel.yaml.resolver import VersionedResolver
+from ruamel.yaml.tag import Tag
 
 from promoter.errors import ManifestError
 from promoter.images import names
@@ -28,6 +32,23 @@ LINE_TAIL = re.compile(r"[ \t]*(?:#[^\r\n\x85\u2028\u2029]*)?(?:\r\n|\n|\Z)")
 _MARKER_LINE = re.compile(r"\n(?:(---)|\.\.\.)(?=[ \t\r\n]|\Z)")
 _LINE_BREAK = re.compile(r"\r\n|[\r\n\x85\u2028\u2029]")
 _BOM = "\ufeff"
+# The tag of a plain scalar whose type was not resolved while composing: resolving every scalar
+# (is it a bool? an int? a date?) was half the cost of composing, and only a few keys are asked.
+# One shared Tag object per kind, so that a node's tag is compared by identity, not decoded.
+PLAIN = Tag(suffix="tag:promoter.invalid,2026:plain")
+STR, SEQ, MAP = (Tag(suffix=f"tag:yaml.org,2002:{kind}") for kind in ("str", "seq", "map"))
+
+
+class _Unresolved(VersionedResolver):
+    """Tags without looking at values: quoted scalars are strings, plain ones stay PLAIN."""
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        if kind is ScalarNode:
+            return PLAIN if implicit[0] else STR
+        return SEQ if kind is SequenceNode else MAP
+
+
+_LOCAL = threading.local()  # a YAML instance holds its parser's state: one per thread
 
 
 def documents_naming(text: str, repositories: Collection[str], path: str) -> Iterator[Node]:
@@ -112,7 +133,7 @@ def _compose(text: str, path: str, lines: int) -> list[Node]:
     # 3.3 ms for a small Deployment). It reads YAML 1.1, so what it refuses (`{image: a:1}` is
     # valid 1.2) goes to ruamel's own parser, whose verdict stands.
     try:
-        return list(YAML(typ="safe", pure=False).compose_all(text))
+        return list(_fast_yaml().compose_all(text))
     except YAMLError as err:
         refused: YAMLError = err
     except RecursionError as err:
@@ -127,6 +148,14 @@ def _compose(text: str, path: str, lines: int) -> list[Node]:
         # The pure parser fails on some input it should refuse (an escape past U+10FFFF, an
         # unknown %YAML version): libyaml's refusal says what is wrong.
         raise _unreadable(refused, text, path, lines) from err
+
+
+def _fast_yaml() -> YAML:
+    yaml = getattr(_LOCAL, "yaml", None)
+    if yaml is None:
+        yaml = _LOCAL.yaml = YAML(typ="safe", pure=False)
+        yaml.Resolver = _Unresolved
+    return yaml
 
 
 def _unreadable(err: YAMLError, text: str, path: str, lines: int) -> ManifestError:

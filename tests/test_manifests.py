@@ -728,3 +728,30 @@ def test_libyaml_and_the_pure_parser_give_the_same_nodes_and_marks(text: str) ->
 def test_text_the_pure_parser_cannot_read_is_refused_with_its_line(text: str, line: int) -> None:
     with pytest.raises(ManifestError, match=rf"^d\.yaml: line {line}: "):
         find_sites(text, [CART], path="d.yaml")
+
+
+@pytest.mark.parametrize(
+    ("key", "found"),
+    [
+        ("image", True),
+        ('"image"', True),
+        ("'image'", True),
+        ("!!str image", True),
+        ("? image\n      ", True),
+        ("1", False),
+    ],
+)
+def test_a_key_is_read_as_yaml_reads_it(key: str, found: bool) -> None:
+    # Plain scalars are composed without resolving their type; a key is resolved when read.
+    text = f"apiVersion: v1\nkind: Pod\nspec:\n  containers:\n    - {key}: {CART}:1\n"
+    assert bool(find_sites(text, [CART], path="p.yaml")) is found
+
+
+def test_keys_that_are_not_strings_are_neither_fields_nor_duplicates() -> None:
+    text = (
+        "apiVersion: v1\nkind: Pod\n1: a\n1: b\nnull: x\ntrue: y\n"
+        f"spec:\n  containers:\n    - image: {CART}:1\n"
+    )
+    assert [s.image for s in find_sites(text, [CART], path="p.yaml")] == [f"{CART}:1"]
+    with pytest.raises(ManifestError, match="duplicate key 'spec'"):
+        find_sites(text + "spec: {}\n", [CART], path="p.yaml")
