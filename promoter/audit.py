@@ -9,6 +9,9 @@ from dataclasses import dataclass
 from promoter.events import BuildEvent
 
 SKIP_CI = "[skip ci]"
+# Past this many changed references the body summarises the rest: the trailers still name every
+# image, and the ledger (.promoter/ledger.jsonl) and `git show --stat` every file.
+MAX_CHANGE_LINES = 200
 _SUBJECT_MAX = 72
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f\u0085\u2028\u2029]+")
 
@@ -53,9 +56,14 @@ def _summary(event: BuildEvent) -> str:
 
 def _changes(changes: Sequence[FileChange]) -> str:
     lines = []
-    for change in changes:
+    for change in changes[:MAX_CHANGE_LINES]:
         old, new = _brief(change.old, change.repository), _brief(change.new, change.repository)
         lines.append(_clean(f"- {change.path}: {old} -> {new}"))
+    rest = changes[MAX_CHANGE_LINES:]
+    if rest:
+        shown = {change.path for change in changes[:MAX_CHANGE_LINES]}
+        files = len({change.path for change in rest} - shown)
+        lines.append(f"- and {len(rest)} more references ({files} more files)")
     return "\n".join(lines)
 
 

@@ -138,3 +138,20 @@ def test_a_repository_without_a_slash_is_named_whole():
     assert commit_message(event(images=(image,)), [CHANGE]).startswith(
         f"Promote nginx@{digest_of('n')[7:19]} (build 5d1c0e7a)\n"
     )
+
+
+def test_a_change_of_thousands_of_references_is_summarised_and_trailers_stay_whole():
+    from promoter.audit import MAX_CHANGE_LINES
+
+    changes = [
+        FileChange(f"apps/{n:04}.yaml", WEB, f"{WEB}:1.0", f"{WEB}:4be1a9c@{digest_of('w')}")
+        for n in range(1600)
+        for _ in range(2 if n == MAX_CHANGE_LINES - 1 else 1)  # one file named on both sides
+    ]
+    message = commit_message(event(), changes)
+    listed = [line for line in message.splitlines() if line.startswith("- apps/")]
+    assert len(listed) == MAX_CHANGE_LINES
+    assert f"- and {len(changes) - MAX_CHANGE_LINES} more references (1400 more files)" in message
+    assert trailers(message)[0] == f"Build-Id: {BUILD_ID}"
+    assert f"Image: {WEB}@{digest_of('w')}" in trailers(message)
+    assert len(message) < 20_000

@@ -648,3 +648,11 @@ def test_build_times_count_whole_seconds_since_the_epoch() -> None:
 @pytest.mark.parametrize("data", ["AAAAA", "AAAAA===", "A", "AAAAAAAAA"])
 def test_base64_of_an_impossible_length_is_refused_by_name(data: str) -> None:
     assert invalid(json.dumps({"message": {"data": data}})) == "message.data: not valid base64"
+
+
+def test_a_log_url_of_more_than_two_thousand_characters_is_left_out():
+    body = json.loads((DATA / "build-success.json").read_text())
+    body["logUrl"] = "https://console.cloud.google.com/" + "x" * 140_000
+    assert from_envelope(body).log_url is None
+    body["logUrl"] = "https://console.cloud.google.com/" + "x" * 1_900
+    assert from_envelope(body).log_url == body["logUrl"]

@@ -417,3 +417,19 @@ def test_a_remote_left_locked_is_named_and_not_retried_as_a_race(make_config_rep
     lock.unlink()  # the server's operator removes it: the redelivery promotes
     code, result, _ = cli_promote(build(digest=digest_of("locked")), remote, workdir)
     assert (code, result["outcome"]) == (0, "promoted")
+
+
+def test_an_image_in_1600_manifests_is_one_commit_with_a_bounded_message(make_config_repo, workdir):
+    pod = (
+        f"apiVersion: v1\nkind: Pod\nspec:\n  containers:\n    - name: x\n      image: {WEB}:1.0\n"
+    )
+    files = {f"apps/app-{n:04}/pod.yaml": pod for n in range(1600)}
+    remote = make_config_repo(files, source=None)
+    code, result, stderr = cli_promote(build(), remote, workdir)
+    assert (code, result["outcome"], len(result["changes"])) == (0, "promoted", 1600), stderr
+    assert count_commits(remote) == 2
+    message = git("--git-dir", remote, "log", "-1", "--format=%B")
+    assert "- and 1400 more references (1400 more files)" in message
+    assert len(message) < 30_000
+    changed = git("--git-dir", remote, "diff", "--name-only", "main^", "main").splitlines()
+    assert len(changed) == 1601  # every manifest and the ledger
