@@ -254,3 +254,32 @@ def test_the_worker_verifies_builds_and_acks_what_cloud_build_contradicts(
     assert ignored["severity"] == "WARNING" and ignored["buildId"] == "0000forged"
     assert digest_of("genuine") in show(remote, "clusters/dev/kustomization.yaml")
     assert count_commits(remote) == 2
+
+
+def test_a_message_that_fails_by_a_bug_does_not_stop_the_worker(
+    emulator, worker, make_config_repo, tmp_path
+):
+    remote = make_config_repo()
+    topic, subscription = new_subscription()
+    log, work = tmp_path / "worker.log", tmp_path / "work"
+    process = worker(subscription, str(remote), work, log)
+    publish(topic, json.dumps(build(create_time="2026-03-02T09:00:00Z")).encode())
+    wait_until(lambda: "promoted" in outcomes(log))
+
+    # A workspace whose git config holds garbage: nothing classifies the library's error yet
+    # (when damaged workspaces heal by themselves, this test needs another unclassified error).
+    [config] = work.glob("*/config")
+    config.write_text("garbage\n")
+    later = build(create_time="2026-03-02T09:05:00Z", digest=digest_of("later"))
+    publish(topic, json.dumps(later).encode())
+    wait_until(lambda: any("internal error" in line["message"] for line in log_lines(log)))
+    [bug, *_] = [line for line in log_lines(log) if "internal error" in line["message"]]
+    assert (bug["severity"], bug["outcome"]) == ("ERROR", "retry")  # published just now
+    assert bug["traceback"].startswith("Traceback")
+    assert process.poll() is None  # still listening
+
+    config.parent.rename(tmp_path / "damaged")  # repaired: the next delivery starts afresh
+    wait_until(lambda: outcomes(log).count("promoted") == 2, timeout=60)
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=30) == 0
+    assert digest_of("later") in show(remote, "clusters/dev/kustomization.yaml")
