@@ -90,12 +90,22 @@ class Remote:
         return text.replace(password, "***") if password else text
 
     def git_error(self, stderr: str) -> str:
-        """The last line git wrote to stderr, redacted: the one line an error message quotes."""
-        lines = [line.strip() for line in stderr.splitlines() if line.strip()]
-        message = lines[-1] if lines else "no message from git"
-        message = message.removeprefix("stderr: ")
-        if message.count("'") % 2:  # GitPython quotes stderr: drop its unmatched quote
-            message = message.removeprefix("'").removesuffix("'")
+        """The line of git's stderr that names the cause, redacted: the one line an error quotes.
+
+        That is git's first `fatal:` or `error:` line (with the next one when it ends in a
+        colon, as "unable to connect to HOST:" does), else its last line: the last line alone
+        is often advice ("and the repository exists.").
+        """
+        lines = [line for line in map(_unquoted, stderr.splitlines()) if line]
+        if not lines:
+            return "no message from git"
+        causes = [n for n, line in enumerate(lines) if line.startswith(("fatal:", "error:"))]
+        if not causes:
+            return self.redact(lines[-1])
+        first = causes[0]
+        message = lines[first]
+        if message.endswith(":") and first + 1 < len(lines):
+            message += " " + lines[first + 1]
         return self.redact(message)
 
     def workspace_name(self) -> str:
@@ -120,6 +130,14 @@ class Remote:
             return ipaddress.ip_address(host).is_loopback
         except ValueError:
             return False
+
+
+def _unquoted(line: str) -> str:
+    """A line of git's stderr as GitPython quotes it (`stderr: 'fatal: ...'`), without that."""
+    line = line.strip().removeprefix("stderr: ")
+    if line.count("'") % 2:  # GitPython's own quote, unmatched on this line
+        line = line.removeprefix("'").removesuffix("'")
+    return line.strip()
 
 
 def _valid_branch(branch: str) -> bool:

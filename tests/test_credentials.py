@@ -187,3 +187,33 @@ def test_token_is_not_in_exception_text(tmp_path):
         promote(from_envelope(build()), settings)
     assert TOKEN not in str(raised.value) and TOKEN not in repr(raised.value)
     assert TOKEN not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    ("stderr", "expected"),
+    [
+        (
+            "fatal: '/srv/x' does not appear to be a git repository\n"
+            "fatal: Could not read from remote repository.\n\n"
+            "Please make sure you have the correct access rights\nand the repository exists.\n",
+            "fatal: '/srv/x' does not appear to be a git repository",
+        ),
+        (
+            "fatal: unable to connect to 127.0.0.1:\n"
+            "127.0.0.1[0: 127.0.0.1]: errno=Connection refused\n",
+            "fatal: unable to connect to 127.0.0.1: 127.0.0.1[0: 127.0.0.1]: errno=Connection"
+            " refused",
+        ),
+        ("warning: something\nhint: advice only\n", "hint: advice only"),
+    ],
+)
+def test_the_git_error_quoted_is_the_line_that_names_the_cause(stderr, expected):
+    remote = Remote("https://git.example.com/config.git")
+    assert remote.git_error(stderr) == expected
+    assert remote.git_error(f"'\n  stderr: '{stderr}'") == expected  # as GitPython quotes it
+
+
+def test_a_missing_repository_is_named_as_missing(workdir, tmp_path):
+    done = promote_cli(build(), tmp_path / "nowhere.git", workdir)
+    assert done.returncode == 75
+    assert "does not appear to be a git repository" in done.stderr
