@@ -16,12 +16,11 @@ class InvalidEvent(PermanentError):
 
 
 class ConfigError(PermanentError):
-    """The promoter's settings or the config repo's promoter.yaml are wrong."""
+    """The promoter's settings or the config repo are wrong (its policy, ledger, branch).
 
-
-class Misconfigured(ConfigError):
-    """Our deployment or the config repo is wrong: the CLI exits 2 as for any config error; the
-    function and the worker keep the message (503, nack) with an ERROR line saying what to fix."""
+    Not the message's fault: the CLI exits 2, and the function and the worker keep the message
+    (503, nack) with an ERROR line saying what to fix, so the builds land once it is fixed.
+    """
 
 
 class ManifestError(PermanentError):

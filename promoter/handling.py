@@ -1,11 +1,12 @@
 """Run one delivered message through the promoter and say whether to ack it.
 
 Shared by every entry point that receives messages (the function, the pull worker), so they
-answer the same way: promoted, unchanged, ignored and invalid are acknowledged; transient
-failures are not, so Pub/Sub delivers them again. A bug of ours (an exception nobody
-classified) is logged with its traceback and delivered again while the message is younger than
-BUG_RETRY_SECONDS (a fix can be deployed meanwhile), then acknowledged: one poison message
-cannot loop until Pub/Sub's retention ends.
+answer the same way, by whose fault it is. A bad message (invalid), and promoted, unchanged and
+ignored ones, are acknowledged. A wrong deployment or config repo (ConfigError,
+DeploymentError) and transient failures are not: the builds wait in Pub/Sub and land once it is
+fixed. A bug of ours (an exception nobody classified) is logged with its traceback and delivered
+again while the message is younger than BUG_RETRY_SECONDS (a fix can be deployed meanwhile),
+then acknowledged: one poison message cannot loop until Pub/Sub's retention ends.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from promoter.errors import DeploymentError, Misconfigured, PermanentError, TransientError
+from promoter.errors import ConfigError, DeploymentError, PermanentError, TransientError
 from promoter.events import BuildEvent
 from promoter.logs import log_line
 from promoter.service import promote
@@ -41,15 +42,12 @@ def handle(
         event = parse()
         build_id = event.build_id
         result = promote(event, settings())
-    except Misconfigured as err:  # the deployment or the config repo: keep it until fixed
+    except (ConfigError, DeploymentError) as err:  # a person must fix it: keep the message
         _log("ERROR", f"retry: {err}", started, buildId=build_id, outcome="retry")
         return False
     except PermanentError as err:
         _log("ERROR", f"invalid: {err}", started, buildId=build_id, outcome="invalid")
         return True
-    except DeploymentError as err:  # a person must fix the deployment: say so at ERROR
-        _log("ERROR", f"retry: {err}", started, buildId=build_id, outcome="retry")
-        return False
     except TransientError as err:
         _log("WARNING", f"retry: {err}", started, buildId=build_id, outcome="retry")
         return False

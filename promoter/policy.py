@@ -13,7 +13,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 from wcmatch import glob
 
-from promoter.errors import ConfigError, Misconfigured
+from promoter.errors import ConfigError
 from promoter.images import Reference
 
 DEFAULT_PATH = "promoter.yaml"
@@ -98,7 +98,7 @@ def follow_link(path: str, target: str) -> str:
     """The repo path that a symlink at `path` pointing to `target` names, if inside the repo."""
     resolved = posixpath.normpath(posixpath.join(posixpath.dirname(path), target))
     if target.startswith("/") or resolved == ".." or resolved.startswith("../"):
-        raise Misconfigured(f"{path}: a symlink to {target!r}, outside the config repo")
+        raise ConfigError(f"{path}: a symlink to {target!r}, outside the config repo")
     return resolved
 
 

@@ -13,7 +13,6 @@ from promoter.errors import (
     ConfigError,
     GitUnavailable,
     InvalidEvent,
-    Misconfigured,
     PushContention,
     PushRejected,
     RemoteLocked,
@@ -161,11 +160,11 @@ def _policy_text(
             break
         path = follow_link(path, target)
     else:
-        raise Misconfigured(f"{settings.policy_path}: more than {MAX_POLICY_LINKS} symlinks deep")
+        raise ConfigError(f"{settings.policy_path}: more than {MAX_POLICY_LINKS} symlinks deep")
     if path != settings.policy_path:
-        raise Misconfigured(f"{settings.policy_path}: a symlink to {path}, which is not a file")
+        raise ConfigError(f"{settings.policy_path}: a symlink to {path}, which is not a file")
     if settings.policy_required:
-        raise Misconfigured(
+        raise ConfigError(
             f"{path}: not found on branch {settings.remote.branch!r} of"
             f" {settings.remote.display}, and PROMOTER_POLICY or --policy names it"
         )

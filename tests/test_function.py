@@ -141,3 +141,47 @@ def test_missing_repo_setting_answers_503(function_server):
     [line] = server.log_lines()
     assert (line["severity"], line["outcome"]) == ("ERROR", "retry")
     assert "PROMOTER_REPO_URL" in line["message"]
+
+
+# Whose fault decides the answer: the config repo or the deployment being wrong keeps the
+# message (503, one ERROR line saying what to fix) until it is fixed; then the build lands.
+
+
+@pytest.mark.parametrize(
+    ("files", "env", "expected"),
+    [
+        ({"promoter.yaml": "images: [unclosed\n"}, {}, "promoter.yaml: not valid YAML"),
+        ({"promoter.yaml": "images: " + "[" * 3000 + "]" * 3000}, {}, "recursion depth"),
+        ({"promoter.yaml": "images:\n  # - repository: x\n"}, {}, "images: has no entries"),
+        ({".promoter/ledger.jsonl": "{not json\n"}, {}, ".promoter/ledger.jsonl: line 1"),
+        ({}, {"PROMOTER_BRANCH": "nope"}, "branch 'nope' not found"),
+        ({}, {"PROMOTER_POLICY": "ops/policy.yaml"}, "ops/policy.yaml: not found on branch"),
+    ],
+)
+def test_a_wrong_config_repo_or_deployment_keeps_the_message(
+    files, env, expected, make_config_repo, function_server
+):
+    remote = make_config_repo(files)
+    server = function_server(remote, **env)
+    response = post_binary(server.url, build())
+    assert response.status_code == 503
+    [line] = server.log_lines()
+    assert (line["severity"], line["outcome"]) == ("ERROR", "retry")
+    assert expected in line["message"], line["message"]
+    assert count_commits(remote) == 1
+
+
+def test_the_build_lands_once_the_config_repo_is_fixed(make_config_repo, function_server, tmp_path):
+    from .conftest import git
+
+    remote = make_config_repo({"promoter.yaml": "images: [unclosed\n"})
+    server = function_server(remote)
+    event = build(digest=digest_of("waited"))
+    assert post_binary(server.url, event).status_code == 503
+    fix = tmp_path / "fix"
+    git("clone", "-q", remote, fix)
+    (fix / "promoter.yaml").unlink()
+    git("commit", "-qam", "Remove the broken policy", cwd=fix)
+    git("push", "-q", "origin", "HEAD:main", cwd=fix)
+    assert post_binary(server.url, event).status_code == 200  # Pub/Sub's redelivery
+    assert digest_of("waited") in show(remote, "clusters/dev/kustomization.yaml")
