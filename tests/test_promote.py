@@ -433,3 +433,47 @@ def test_an_image_in_1600_manifests_is_one_commit_with_a_bounded_message(make_co
     assert len(message) < 30_000
     changed = git("--git-dir", remote, "diff", "--name-only", "main^", "main").splitlines()
     assert len(changed) == 1601  # every manifest and the ledger
+
+
+def test_a_workdir_whose_parents_do_not_exist_is_made(make_config_repo, tmp_path):
+    remote = make_config_repo()
+    code, result, stderr = cli_promote(build(), remote, tmp_path / "a" / "b" / "work")
+    assert (code, result["outcome"]) == (0, "promoted"), stderr
+
+
+def test_a_manifest_with_a_colon_in_its_path_is_found(make_config_repo, workdir):
+    pod = f"apiVersion: v1\nkind: Pod\nspec:\n  containers:\n    - name: x\n      image: {WEB}:1\n"
+    remote = make_config_repo({"apps/web:prod/pod.yaml": pod}, source=None)
+    code, result, stderr = cli_promote(build(), remote, workdir)
+    assert (code, [c["path"] for c in result["changes"]]) == (0, ["apps/web:prod/pod.yaml"]), stderr
+
+
+def test_the_workspace_is_kept_from_one_event_to_the_next(make_config_repo, workdir):
+    remote = make_config_repo()
+    cli_promote(build(create_time="2026-03-02T09:00:00Z"), remote, workdir)
+    [workspace] = [p for p in workdir.iterdir() if p.is_dir()]
+    (workspace / "kept").touch()
+    code, result, _ = cli_promote(build(create_time="2026-03-02T09:05:00Z"), remote, workdir)
+    assert (code, result["outcome"]) == (0, "promoted")
+    assert (workspace / "kept").exists()
+
+
+def test_a_rewritten_remote_history_is_searched_again(make_config_repo, workdir, tmp_path):
+    # Someone force-pushes a new history; the workspace's old tip is then pruned, so what
+    # changed since it cannot be listed: every file must be searched again.
+    remote = make_config_repo()
+    cli_promote(build(create_time="2026-03-02T09:00:00Z"), remote, workdir)
+    human = tmp_path / "human"
+    git("clone", "-q", remote, human)
+    pod = f"apiVersion: v1\nkind: Pod\nspec:\n  containers:\n    - name: x\n      image: {WEB}:1\n"
+    (human / "apps/new.yaml").write_text(pod)
+    git("add", "-A", cwd=human)
+    git("commit", "-q", "--amend", "-m", "Rewritten", cwd=human)
+    git("push", "-q", "--force", "origin", "HEAD:main", cwd=human)
+    cli_promote(build(create_time="2026-03-02T09:01:00Z", image=WORKER), remote, workdir)
+    [workspace] = [p for p in workdir.iterdir() if p.is_dir()]
+    git("--git-dir", workspace, "reflog", "expire", "--expire=now", "--all")
+    git("--git-dir", workspace, "gc", "-q", "--prune=now")
+    code, result, stderr = cli_promote(build(create_time="2026-03-02T09:05:00Z"), remote, workdir)
+    assert (code, result["outcome"]) == (0, "promoted"), stderr
+    assert "apps/new.yaml" in [c["path"] for c in result["changes"]]
