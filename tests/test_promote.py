@@ -284,15 +284,20 @@ def test_promotes_over_git_daemon(make_config_repo, git_daemon, workdir):
     assert result["outcome"] == "unchanged"  # a new build of the same digest: already there
 
 
-def test_workspace_recovers_from_stale_git_locks(make_config_repo, workdir):
+def test_workspace_recovers_from_stale_git_locks(make_config_repo, workdir, tmp_path):
     remote = make_config_repo()
     cli_promote(build(create_time="2026-03-02T09:00:00Z"), remote, workdir)
-    for workspace in workdir.iterdir():
-        if workspace.is_dir():
-            (workspace / "shallow.lock").write_text("")
-            (workspace / "packed-refs.lock").write_text("")
+    [workspace] = [p for p in workdir.iterdir() if p.is_dir()]
+    locks = [workspace / "shallow.lock", workspace / "packed-refs.lock"]
+    for lock in locks:
+        lock.write_text("")
+    human = tmp_path / "human"  # the remote moves: the next event must fetch into the workspace
+    git("clone", "-q", remote, human)
+    git("commit", "-q", "--allow-empty", "-m", "Someone else", cwd=human)
+    git("push", "-q", "origin", "HEAD:main", cwd=human)
     code, result, _ = cli_promote(build(create_time="2026-03-02T09:01:00Z"), remote, workdir)
     assert (code, result["outcome"]) == (0, "promoted")
+    assert not any(lock.exists() for lock in locks)
 
 
 def test_workspace_recovers_from_a_wiped_git_dir(make_config_repo, workdir):
