@@ -139,7 +139,8 @@ def test_a_large_folder_rewritten_again_from_memory_keeps_gits_order(tmp_path: P
     # Trees of 256 entries or more are remembered after writing: the next rewrite starts from
     # that memory (already in order) and must still sort a name it adds.
     work = tmp_path / "w"
-    _write(work, {f"m{i:03}.yaml": b"x" for i in range(300)}, {})
+    # "m2.yaml" sorts after a file "m2" and before a folder "m2" ("m2/").
+    _write(work, {**{f"m{i:03}.yaml": b"x" for i in range(300)}, "m2.yaml": b"y"}, {})
     git("init", "-q", cwd=work)
     tree = _tree_of(work)
     steps = [
