@@ -425,10 +425,9 @@ def test_a_remote_left_locked_is_named_and_not_retried_as_a_race(make_config_rep
 
 
 def test_an_image_in_1600_manifests_is_one_commit_with_a_bounded_message(make_config_repo, workdir):
-    pod = (
-        f"apiVersion: v1\nkind: Pod\nspec:\n  containers:\n    - name: x\n      image: {WEB}:1.0\n"
-    )
-    files = {f"apps/app-{n:04}/pod.yaml": pod for n in range(1600)}
+    pod = "apiVersion: v1\nkind: Pod\nspec:\n  containers:\n    - name: a{n}\n      image: {web}\n"
+    # Distinct files: the first fetch then brings a pack (git unpacks fetches under 100 objects).
+    files = {f"apps/app-{n:04}/pod.yaml": pod.format(n=n, web=WEB) for n in range(1600)}
     remote = make_config_repo(files, source=None)
     code, result, stderr = cli_promote(build(), remote, workdir)
     assert (code, result["outcome"], len(result["changes"])) == (0, "promoted", 1600), stderr
