@@ -104,14 +104,15 @@ def _attempt(event: BuildEvent, settings: Settings, attempt: int) -> Result:
     with Workspace.open(settings.workdir, settings.remote) as workspace:
         tip = workspace.fetch(moved=attempt > 1)
         decided = _plan_at(workspace, tip, event, settings)
-        reason = decided.reason
         if decided.outcome != "promoted" or settings.dry_run:
-            return Result(decided.outcome, reason, None, decided.changes, attempt, decided.warning)
+            return Result(
+                decided.outcome, decided.reason, None, decided.changes, attempt, decided.warning
+            )
         message = commit_message(event, decided.changes, skip_ci=settings.skip_ci)
         files = {path: text.encode() for path, text in decided.files.items()}
         commit = workspace.commit(tip, files, message=message, identity=settings.identity)
         workspace.push(commit)
-        return Result("promoted", reason, commit, decided.changes, attempt, decided.warning)
+        return Result("promoted", decided.reason, commit, decided.changes, attempt, decided.warning)
 
 
 def _plan_at(workspace: Workspace, tip: str, event: BuildEvent, settings: Settings) -> Plan:
@@ -119,7 +120,7 @@ def _plan_at(workspace: Workspace, tip: str, event: BuildEvent, settings: Settin
     named = workspace.manifests_naming(tip, {i.repository for i in event.images})
     # One listing for our own files and the candidates; the commit reuses it for file modes.
     blobs = {b.path: b for b in workspace.blobs(tip, [*own, *sorted(named)])}
-    policy_text = _policy_text(workspace, tip, blobs, settings)
+    policy_text = _policy_text(workspace, tip, settings)
     policy = Policy.from_yaml(policy_text, path=settings.policy_path) if policy_text else Policy()
     refused = untrusted(event, policy.trust, verified=settings.verify_builds)
     if refused is not None:  # decided before any manifest is read
@@ -142,9 +143,7 @@ def _plan_at(workspace: Workspace, tip: str, event: BuildEvent, settings: Settin
     return decided
 
 
-def _policy_text(
-    workspace: Workspace, tip: str, blobs: dict[str, Blob], settings: Settings
-) -> str | None:
+def _policy_text(workspace: Workspace, tip: str, settings: Settings) -> str | None:
     """The policy's text; None where there is none and none was asked for by name.
 
     A symlinked policy is followed inside the repo. A policy that cannot be read is never taken
@@ -152,7 +151,7 @@ def _policy_text(
     """
     path = settings.policy_path
     for _ in range(MAX_POLICY_LINKS):
-        blob = blobs.get(path) or next(iter(workspace.blobs(tip, [path])), None)
+        blob = next(iter(workspace.blobs(tip, [path])), None)  # listed once per tip and path
         if blob is not None:
             return _text(workspace, blob)
         target = workspace.link_target(tip, path)

@@ -90,6 +90,13 @@ def show(bare: Path, path: str, rev: str = "main") -> str:
     return git("--git-dir", bare, "show", f"{rev}:{path}")
 
 
+def revert(bare: Path, commit: str, clone: Path) -> None:
+    """What a person rolling back does: revert `commit` in a clone and push it to main."""
+    git("clone", "-q", bare, clone)
+    git("revert", "--no-edit", commit, cwd=clone)
+    git("push", "-q", "origin", "HEAD:main", cwd=clone)
+
+
 def count_commits(bare: Path, branch: str = "main") -> int:
     return int(git("--git-dir", bare, "rev-list", "--count", branch))
 

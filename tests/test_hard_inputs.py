@@ -13,17 +13,10 @@ from typing import Any
 
 import pytest
 
-from .conftest import WEB, build, digest_of, git, promote_argv, promote_cli, show
+from .conftest import WEB, build, digest_of, git, promote_argv, promote_cli, revert, show
+from .test_hostile_repos import CONTAINER
 
-POD = f"""apiVersion: v1
-kind: Pod
-metadata:
-  name: x
-spec:
-  containers:
-    - name: x
-      image: {WEB}:1.0
-"""
+POD = CONTAINER  # a Pod naming WEB:1.0
 
 
 def run(
@@ -141,10 +134,7 @@ def test_a_revert_of_a_file_with_a_non_ascii_name_is_respected(make_config_repo,
     bad = build(create_time="2026-03-02T09:05:00Z", digest=digest_of("bad"))
     run(good, remote, tmp_path / "a")
     _, result, _ = run(bad, remote, tmp_path / "a")
-    clone = tmp_path / "human"
-    git("clone", "-q", remote, clone)
-    git("revert", "--no-edit", result["commit"], cwd=clone)
-    git("push", "-q", "origin", "HEAD:main", cwd=clone)
+    revert(remote, result["commit"], tmp_path / "human")
 
     code, again, stderr = run(bad, remote, tmp_path / "b")
     assert (code, again["outcome"], again["commit"]) == (0, "unchanged", None), stderr

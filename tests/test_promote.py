@@ -22,6 +22,7 @@ from .conftest import (
     digest_of,
     git,
     promote_argv,
+    revert,
     run_cli,
     show,
     tip,
@@ -382,10 +383,7 @@ def test_a_reverted_promotion_stays_reverted_when_the_build_is_delivered_again(
     bad = build(create_time="2026-03-02T09:05:00Z", digest=digest_of("bad"))
     cli_promote(first, remote, tmp_path / "instance-a")
     _, result, _ = cli_promote(bad, remote, tmp_path / "instance-a")
-    clone = tmp_path / "human"
-    git("clone", "-q", remote, clone)
-    git("revert", "--no-edit", result["commit"], cwd=clone)
-    git("push", "-q", "origin", "HEAD:main", cwd=clone)
+    revert(remote, result["commit"], tmp_path / "human")
 
     for instance in ("instance-a", "instance-b"):  # warm, and new with a depth-1 start
         code, again, _ = cli_promote(bad, remote, tmp_path / instance)
