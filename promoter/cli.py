@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -45,6 +46,9 @@ def promote_command(args: argparse.Namespace) -> int:
         dry_run=args.dry_run,
     )
     event = parse_event(_read_event(args.event))
+    # SIGTERM ends the process as an exception would, so that the git process running now is
+    # killed with it (see promoter.processes) instead of living on as an orphan.
+    signal.signal(signal.SIGTERM, _terminated)
     result = promote(event, settings)
     print(json.dumps(result.to_json()))
     return 0
@@ -72,6 +76,10 @@ def simulate_command(args: argparse.Namespace) -> int:
     from promoter.devloop import simulate
 
     return simulate(home=Path(args.home), image=args.image, port=args.port)
+
+
+def _terminated(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 def _read_event(source: str) -> bytes:

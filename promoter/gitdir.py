@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
-from collections.abc import Mapping
 from pathlib import Path
 
 from git import Repo
-from git.exc import GitCommandError
 
+from promoter import processes
 from promoter.errors import GitUnavailable
 from promoter.remote import Remote
 
@@ -19,37 +19,49 @@ REGULAR_MODES = ("100644", "100755")  # a file; symlinks and submodules are neve
 SYMLINK_MODE = "120000"
 
 
-class GitDir:
-    """Runs git in the workspace at `path`, which talks to `remote`."""
+_NETWORK_COMMANDS = {"fetch": "from", "ls-remote": "from", "push": "to"}
+DEFAULT_TIMEOUT = 20.0  # seconds for one git process: well inside a function's 60 s default
 
-    def __init__(self, path: Path, remote: Remote, repo: Repo) -> None:
+
+class GitDir:
+    """Runs git in the workspace at `path`, which talks to `remote`.
+
+    Every git process has a deadline (`timeout` seconds, PROMOTER_GIT_TIMEOUT), after which it
+    is killed with everything it started and the event is retried later.
+    """
+
+    def __init__(
+        self, path: Path, remote: Remote, repo: Repo, *, timeout: float = DEFAULT_TIMEOUT
+    ) -> None:
         self.path = path
         self.remote = remote
+        self.timeout = timeout
         self._repo = repo
-        self._env = remote.git_env()
+        # GIT_DIR: git never looks for a repository above a damaged workspace. LC_ALL: errors
+        # are matched in English.
+        self._env = {**os.environ, "LANGUAGE": "C", "GIT_DIR": str(path), **remote.git_env()}
 
-    def _git(self, *args: str, env: Mapping[str, str] | None = None) -> str:
-        try:
-            output = self._repo.git.execute(["git", *args], env={**self._env, **(env or {})})
-        except GitCommandError as err:
-            if args[0] == "fetch":
-                raise
+    def _git(self, *args: str) -> str:
+        """Run a local git command; its failure discards the workspace (see `reset`)."""
+        status, out, err = self._run(*args)
+        if status != 0:
             reset(self.path)  # a local failure: the next attempt starts from a fresh clone
-            raise GitUnavailable(
-                f"git {args[0]} failed in {self.path}: {self._tail(str(err.stderr))}"
-            ) from None
-        return str(output)
+            raise GitUnavailable(f"git {args[0]} failed in {self.path}: {self._tail(err)}")
+        return out
 
     def _run(self, *args: str) -> tuple[int, str, str]:
-        status, out, err = self._repo.git.execute(
-            ["git", *args], env=self._env, with_extended_output=True, with_exceptions=False
-        )
-        return int(status), str(out), str(err)
-
-    def _unavailable(self, action: str, err: GitCommandError) -> GitUnavailable:
-        return GitUnavailable(
-            f"git {action} from {self.remote.display} failed: {self._tail(str(err.stderr))}"
-        )
+        """Run git in the workspace: its status, stdout and stderr, or a transient error when
+        it outlives the deadline."""
+        argv = ["git", *args]
+        done = processes.run(argv, cwd=str(self.path), env=self._env, timeout=self.timeout)
+        if done.timed_out:
+            where = _NETWORK_COMMANDS.get(args[0])
+            subject = f"{where} {self.remote.display}" if where else f"in {self.path}"
+            raise GitUnavailable(
+                f"git {args[0]} {subject} did not finish within {self.timeout:g} s"
+                " (PROMOTER_GIT_TIMEOUT); it was stopped"
+            )
+        return done.status, done.out, done.err
 
     def _tail(self, stderr: str) -> str:
         return self.remote.git_error(stderr)

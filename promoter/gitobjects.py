@@ -42,8 +42,8 @@ class Blob:
 class Objects(GitDir):
     """Read the files of a tip; write new blobs and trees and a commit over them."""
 
-    def __init__(self, path: Path, remote: Remote, repo: Repo) -> None:
-        super().__init__(path, remote, repo)
+    def __init__(self, path: Path, remote: Remote, repo: Repo, *, timeout: float) -> None:
+        super().__init__(path, remote, repo, timeout=timeout)
         self._loose = LooseObjectDB(str(path / "objects"))
         self._listed: dict[tuple[str, str], Blob | None] = {}  # (tip, path) -> what ls-tree said
         self._links: dict[tuple[str, str], str] = {}  # (tip, path) -> blob id of a symlink

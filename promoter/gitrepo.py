@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import time
 from collections.abc import Collection, Iterator, Mapping
 from pathlib import Path
 
@@ -20,9 +21,10 @@ from git import Repo
 from git.objects import Commit
 from git.refs.symbolic import SymbolicReference
 
+from promoter import processes
 from promoter.candidates import CandidateIndex
 from promoter.errors import GitUnavailable
-from promoter.gitdir import REGULAR_MODES, TIP_REF, GitDir, reset
+from promoter.gitdir import DEFAULT_TIMEOUT, REGULAR_MODES, TIP_REF, GitDir, reset
 from promoter.gitobjects import Blob, Identity, Objects
 from promoter.gittransport import Transport
 from promoter.images import grep_pattern
@@ -31,26 +33,34 @@ from promoter.remote import Remote
 
 __all__ = ["Blob", "Identity", "Workspace"]
 
+LOCK_WAIT_FACTOR = 2
+
 
 class Workspace(GitDir):
     """One bare clone of one remote branch; use it only inside `Workspace.open`."""
 
-    def __init__(self, path: Path, remote: Remote) -> None:
-        super().__init__(path, remote, Repo(path))
-        self._objects = Objects(path, remote, self._repo)
-        self._transport = Transport(path, remote, self._repo)
+    def __init__(self, path: Path, remote: Remote, *, timeout: float = DEFAULT_TIMEOUT) -> None:
+        super().__init__(path, remote, Repo(path), timeout=timeout)
+        self._objects = Objects(path, remote, self._repo, timeout=timeout)
+        self._transport = Transport(path, remote, self._repo, timeout=timeout)
         self._index: CandidateIndex | None = None
         self._made: dict[str, tuple[str, Mapping[str, bytes]]] = {}  # commit -> (parent, files)
 
     @classmethod
     @contextlib.contextmanager
-    def open(cls, workdir: Path, remote: Remote) -> Iterator[Workspace]:
-        """Lock the workspace for `remote` (threads and processes alike) and yield it."""
+    def open(
+        cls, workdir: Path, remote: Remote, *, timeout: float = DEFAULT_TIMEOUT
+    ) -> Iterator[Workspace]:
+        """Lock the workspace for `remote` (threads and processes alike) and yield it.
+
+        Each git process gets `timeout` seconds; waiting for the lock, LOCK_WAIT_FACTOR times
+        that (another event holding it makes a few git calls), then the event is retried later.
+        """
         path = workdir.resolve() / remote.workspace_name()
         workdir.mkdir(parents=True, exist_ok=True)
-        with _locked(path.with_name(path.name + ".lock")):
+        with _locked(path.with_name(path.name + ".lock"), timeout * LOCK_WAIT_FACTOR):
             _prepare(path)
-            workspace = cls(path, remote)
+            workspace = cls(path, remote, timeout=timeout)
             try:
                 yield workspace
             finally:
@@ -152,10 +162,25 @@ class Workspace(GitDir):
 
 
 @contextlib.contextmanager
-def _locked(lock_path: Path) -> Iterator[None]:
-    # flock on a fresh descriptor excludes other threads of this process as well.
+def _locked(lock_path: Path, wait: float) -> Iterator[None]:
+    # flock on a fresh descriptor excludes other threads of this process as well. Polled, not
+    # blocking: a holder stuck past every deadline must not hold its waiters forever.
+    deadline = time.monotonic() + wait
+    pause = 0.005
     with open(lock_path, "a+b") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                processes.check_running()
+                if time.monotonic() >= deadline:
+                    raise GitUnavailable(
+                        f"the workspace {lock_path.with_suffix('')} stayed locked for {wait:g} s"
+                        " by another event of this workdir; retry later"
+                    ) from None
+                time.sleep(pause)
+                pause = min(pause * 2, 0.1)
         try:
             yield
         finally:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 
-from git.exc import GitCommandError
 from git.refs.symbolic import SymbolicReference
 
 from promoter.errors import ConfigError, GitUnavailable, PushRejected, RemoteLocked
@@ -109,19 +108,18 @@ class Transport(GitDir):
 
     def _fetch(self, *options: str) -> None:
         refspec = f"+refs/heads/{self.remote.branch}:{TIP_REF}"
-        try:
-            # --no-auto-gc: `_maintain` starts git's maintenance only when it has work to do.
-            args = ("fetch", *options, "--no-tags", "--no-auto-gc", "--quiet", self.remote.url)
-            self._git(*args, refspec)
-        except GitCommandError as err:
-            stderr = str(err.stderr).lower()
+        # --no-auto-gc: `_maintain` starts git's maintenance only when it has work to do.
+        args = ("fetch", *options, "--no-tags", "--no-auto-gc", "--quiet", self.remote.url)
+        status, _, err = self._run(*args, refspec)
+        if status != 0:
+            stderr = err.lower()
             if "couldn't find remote ref" in stderr:
                 raise ConfigError(
                     f"repo: branch {self.remote.branch!r} not found in {self.remote.display}"
-                ) from None
+                )
             if not any(hint in stderr for hint in _NETWORK_HINTS):
                 reset(self.path)  # an unexpected failure: start from a clean clone next time
-            raise self._unavailable("fetch", err) from None
+            raise GitUnavailable(f"git fetch from {self.remote.display} failed: {self._tail(err)}")
         self._maintain()
 
     def _local_tip(self) -> str | None:

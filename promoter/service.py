@@ -101,7 +101,9 @@ def _verified(event: BuildEvent, settings: Settings) -> tuple[BuildEvent | None,
 
 
 def _attempt(event: BuildEvent, settings: Settings, attempt: int) -> Result:
-    with Workspace.open(settings.workdir, settings.remote) as workspace:
+    with Workspace.open(
+        settings.workdir, settings.remote, timeout=settings.git_timeout
+    ) as workspace:
         tip = workspace.fetch(moved=attempt > 1)
         decided = _plan_at(workspace, tip, event, settings)
         if decided.outcome != "promoted" or settings.dry_run:

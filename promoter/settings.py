@@ -9,9 +9,12 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from promoter.errors import ConfigError
+from promoter.gitdir import DEFAULT_TIMEOUT
 from promoter.gitrepo import Identity
 from promoter.policy import DEFAULT_PATH
 from promoter.remote import Remote
+
+MAX_GIT_TIMEOUT = 3600.0  # a function's longest request timeout
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,7 @@ class Settings:
     verify_builds: bool = False
     cloudbuild_host: str | None = None  # CLOUDBUILD_EMULATOR_HOST: a plain-HTTP stand-in
     policy_required: bool = False  # named by PROMOTER_POLICY or --policy: it must exist
+    git_timeout: float = DEFAULT_TIMEOUT  # seconds one git process may take (a fetch, a push)
 
     def __post_init__(self) -> None:
         path = PurePosixPath(self.policy_path)  # "./promoter.yaml/" names promoter.yaml
@@ -67,6 +71,7 @@ class Settings:
             dry_run=dry_run,
             verify_builds=_verify_builds(environ),
             cloudbuild_host=environ.get("CLOUDBUILD_EMULATOR_HOST") or None,
+            git_timeout=_git_timeout(environ),
         )
 
     @classmethod
@@ -80,6 +85,22 @@ def _absolute(repo: str) -> str:
     if "://" in repo or ":" in repo.split("/", 1)[0]:
         return repo
     return str(Path(repo).expanduser().resolve())
+
+
+def _git_timeout(environ: Mapping[str, str]) -> float:
+    value = environ.get("PROMOTER_GIT_TIMEOUT", "").strip()
+    if not value:
+        return DEFAULT_TIMEOUT
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = 0.0
+    if not 0 < seconds <= MAX_GIT_TIMEOUT:
+        raise ConfigError(
+            f"PROMOTER_GIT_TIMEOUT: expected seconds, more than 0 and at most"
+            f" {MAX_GIT_TIMEOUT:g}, got {value!r}"
+        )
+    return seconds
 
 
 def _verify_builds(environ: Mapping[str, str]) -> bool:

@@ -8,8 +8,10 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Generator, Iterator
@@ -238,6 +240,39 @@ def git_daemon(tmp_path: Path) -> Iterator[Callable[[Path], str]]:
     with GitDaemon(tmp_path, free_port()) as daemon:
         daemon.start()
         yield daemon.url
+
+
+class HungRemote:
+    """A loopback TCP server that accepts every connection and never answers: a remote that hangs.
+
+    Use it as a context manager; `connections` counts what reached it.
+    """
+
+    def __init__(self) -> None:
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        self.connections = 0
+        self._open: list[socket.socket] = []
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+
+    def __enter__(self) -> HungRemote:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._listener.close()
+        for connection in self._open:
+            connection.close()
+
+    def url(self, scheme: str = "http") -> str:
+        return f"{scheme}://127.0.0.1:{self.port}/config.git"
+
+    def _accept(self) -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                connection, _ = self._listener.accept()
+                self._open.append(connection)  # kept open, never read from or written to
+                self.connections += 1
 
 
 class Server:

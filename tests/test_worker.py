@@ -17,7 +17,7 @@ import pytest
 
 from promoter.pubsub import ensure_subscription, publish
 
-from .conftest import GitDaemon, build, count_commits, digest_of, free_port, show
+from .conftest import GitDaemon, HungRemote, build, count_commits, digest_of, free_port, show
 
 pytestmark = pytest.mark.emulator
 
@@ -178,6 +178,43 @@ def test_sigterm_lets_the_promotion_in_flight_finish(emulator, worker, make_conf
     [done] = [n for n, m in enumerate(messages) if m.startswith("promoted")]
     [stopped] = [n for n, m in enumerate(messages) if m.startswith("stopped listening")]
     assert done < stopped, messages
+
+
+def test_sigterm_ends_the_worker_within_25_s_while_git_hangs(emulator, worker, tmp_path):
+    """Two messages in flight against a remote that never answers (one hangs in git, one waits
+    for the workspace): SIGTERM still ends the worker within 25 s, exit 0, both messages
+    answered with a nack, and no git process left (conftest checks).
+
+    That the nack brings the message back is `test_transient_failure_is_nacked_and_delivered_
+    again`'s part: after the stream is closed, the emulator (unlike Pub/Sub, where an ack id
+    stays valid until its deadline) ignores a nack of a message whose lease was extended, and
+    delivers it again only when its 60 s stream deadline passes.
+    """
+    topic, subscription = new_subscription()
+    log = tmp_path / "worker.log"
+    with HungRemote() as hung:
+        process = worker(
+            subscription,
+            hung.url(),
+            tmp_path / "work",
+            log,
+            max_in_flight=2,
+            env={"PROMOTER_GIT_TIMEOUT": "600"},
+        )
+        for n in range(2):
+            event = build(digest=digest_of(("hung", n)), build_id=f"hung-{n}")
+            publish(topic, json.dumps(event).encode())
+        wait_until(lambda: hung.connections >= 1)
+        time.sleep(0.5)  # the second message reaches the workspace lock
+        process.send_signal(signal.SIGTERM)
+        started = time.monotonic()
+        assert process.wait(timeout=40) == 0
+        took = time.monotonic() - started
+    assert took < 25, took
+    retried = [line for line in log_lines(log) if line.get("outcome") == "retry"]
+    assert sorted(line["buildId"] for line in retried) == ["hung-0", "hung-1"], log.read_text()
+    assert all("shutting down" in line["message"] for line in retried)
+    assert log_lines(log)[-1]["message"].startswith("stopped listening")
 
 
 @pytest.mark.parametrize("max_in_flight", [1, 2])
