@@ -39,6 +39,10 @@ class GitUnavailable(TransientError):
     """The config repo's remote could not be reached or refused the operation."""
 
 
+class WorkspaceDamaged(GitUnavailable):
+    """Our own workspace cannot be opened or read (files gone or garbage): clone it again."""
+
+
 class PushContention(TransientError):
     """The branch kept moving; retries were exhausted."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -10,7 +11,7 @@ from pathlib import Path
 from git import Repo
 
 from promoter import processes
-from promoter.errors import GitUnavailable
+from promoter.errors import GitUnavailable, WorkspaceDamaged
 from promoter.remote import Remote
 
 TIP_REF = "refs/promoter/tip"
@@ -45,8 +46,8 @@ class GitDir:
         """Run a local git command; its failure discards the workspace (see `reset`)."""
         status, out, err = self._run(*args)
         if status != 0:
-            reset(self.path)  # a local failure: the next attempt starts from a fresh clone
-            raise GitUnavailable(f"git {args[0]} failed in {self.path}: {self._tail(err)}")
+            reset(self.path)  # a local failure: the workspace is damaged; clone it again
+            raise WorkspaceDamaged(f"git {_command(args)} failed in {self.path}: {self._tail(err)}")
         return out
 
     def _run(self, *args: str) -> tuple[int, str, str]:
@@ -55,10 +56,10 @@ class GitDir:
         argv = ["git", *args]
         done = processes.run(argv, cwd=str(self.path), env=self._env, timeout=self.timeout)
         if done.timed_out:
-            where = _NETWORK_COMMANDS.get(args[0])
+            where = _NETWORK_COMMANDS.get(_command(args))
             subject = f"{where} {self.remote.display}" if where else f"in {self.path}"
             raise GitUnavailable(
-                f"git {args[0]} {subject} did not finish within {self.timeout:g} s"
+                f"git {_command(args)} {subject} did not finish within {self.timeout:g} s"
                 " (PROMOTER_GIT_TIMEOUT); it was stopped"
             )
         return done.status, done.out, done.err
@@ -67,6 +68,15 @@ class GitDir:
         return self.remote.git_error(stderr)
 
 
+def _command(args: tuple[str, ...]) -> str:
+    """git's subcommand among `args` (after options such as --literal-pathspecs)."""
+    return next((arg for arg in args if not arg.startswith("-")), "")
+
+
 def reset(path: Path) -> None:
     """Remove a workspace: the next attempt starts from a fresh clone."""
-    shutil.rmtree(path, ignore_errors=True)
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:  # a file or a link where the workspace belongs: remove it, never what it points to
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()

@@ -10,20 +10,26 @@ image, kept from one tip to the next.
 
 from __future__ import annotations
 
+import configparser
 import contextlib
 import fcntl
+import functools
 import os
 import time
-from collections.abc import Collection, Iterator, Mapping
+import zlib
+from collections.abc import Callable, Collection, Iterator, Mapping
 from pathlib import Path
+from typing import ParamSpec, TypeVar
 
 from git import Repo
+from git.exc import InvalidGitRepositoryError, NoSuchPathError
 from git.objects import Commit
 from git.refs.symbolic import SymbolicReference
+from gitdb.exc import ODBError  # type: ignore[import-untyped]
 
 from promoter import processes
 from promoter.candidates import CandidateIndex
-from promoter.errors import GitUnavailable
+from promoter.errors import ConfigError, GitUnavailable, WorkspaceDamaged
 from promoter.gitdir import DEFAULT_TIMEOUT, REGULAR_MODES, TIP_REF, GitDir, reset
 from promoter.gitobjects import Blob, Identity, Objects
 from promoter.gittransport import Transport
@@ -34,6 +40,34 @@ from promoter.remote import Remote
 __all__ = ["Blob", "Identity", "Workspace"]
 
 LOCK_WAIT_FACTOR = 2
+# What GitPython and gitdb raise on a workspace damaged on disk: HEAD, objects/ or refs/ gone or
+# garbage (InvalidGitRepositoryError), a garbage config (configparser.Error), an empty ref file
+# (AssertionError), a truncated object (ODBError, zlib.error, ValueError), files gone (OSError).
+_DAMAGE = (
+    InvalidGitRepositoryError,
+    NoSuchPathError,
+    configparser.Error,
+    ODBError,
+    zlib.error,
+    AssertionError,
+    ValueError,
+    OSError,
+)
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _reads_workspace(method: Callable[_P, _R]) -> Callable[_P, _R]:
+    """`method` with the library's errors on a damaged workspace raised as WorkspaceDamaged."""
+
+    @functools.wraps(method)
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        try:
+            return method(*args, **kwargs)
+        except _DAMAGE as err:
+            raise _damaged(err, getattr(args[0], "path", None)) from err
+
+    return wrapper
 
 
 class Workspace(GitDir):
@@ -49,39 +83,59 @@ class Workspace(GitDir):
     @classmethod
     @contextlib.contextmanager
     def open(
-        cls, workdir: Path, remote: Remote, *, timeout: float = DEFAULT_TIMEOUT
+        cls,
+        workdir: Path,
+        remote: Remote,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        fresh: bool = False,
     ) -> Iterator[Workspace]:
         """Lock the workspace for `remote` (threads and processes alike) and yield it.
 
         Each git process gets `timeout` seconds; waiting for the lock, LOCK_WAIT_FACTOR times
         that (another event holding it makes a few git calls), then the event is retried later.
+        `fresh`: discard the workspace first (it was found damaged); the next fetch clones.
+        A workspace that cannot be opened or read raises WorkspaceDamaged.
         """
         path = workdir.resolve() / remote.workspace_name()
-        workdir.mkdir(parents=True, exist_ok=True)
+        try:
+            workdir.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise _unusable(workdir, err) from None
         with _locked(path.with_name(path.name + ".lock"), timeout * LOCK_WAIT_FACTOR):
-            _prepare(path)
-            workspace = cls(path, remote, timeout=timeout)
+            if fresh:
+                reset(path)
+            try:
+                _prepare(path)
+                workspace = cls(path, remote, timeout=timeout)
+            except _DAMAGE as err:
+                raise _damaged(err, path) from err
             try:
                 yield workspace
             finally:
                 workspace._repo.close()
 
+    @_reads_workspace
     def fetch(self, *, moved: bool = False) -> str:
         """Fetch the branch tip and return its commit id (see `Transport.fetch`)."""
         return self._transport.fetch(moved=moved)
 
+    @_reads_workspace
     def commits_of_build(self, tip: str, build_id: str, *, since: int) -> set[str]:
         """Files changed by commits of `tip` whose Build-Id trailer is `build_id`."""
         return self._transport.commits_of_build(tip, build_id, since=since)
 
+    @_reads_workspace
     def blobs(self, tip: str, paths: Collection[str]) -> list[Blob]:
         """The regular files among `paths` in `tip` (symlinks and submodules are left out)."""
         return self._objects.blobs(tip, paths)
 
+    @_reads_workspace
     def link_target(self, tip: str, path: str) -> str | None:
         """Where `path` points in `tip` if it is a symlink, else None."""
         return self._objects.link_target(tip, path)
 
+    @_reads_workspace
     def read(self, blob: Blob) -> bytes:
         """The contents of `blob`."""
         return self._objects.read(blob)
@@ -94,11 +148,13 @@ class Workspace(GitDir):
         self._made[commit] = (tip, files)
         return commit
 
+    @_reads_workspace
     def push(self, commit: str) -> None:
         """Fast-forward the remote branch to `commit`; never forced."""
         self._transport.push(commit)
         self._note_pushed(commit)
 
+    @_reads_workspace
     def manifests_naming(self, tip: str, needles: Collection[str]) -> set[str]:
         """Paths of the regular manifests of `tip` that name any of the repositories `needles`."""
         if not needles:
@@ -161,13 +217,26 @@ class Workspace(GitDir):
         return self._objects.read_object(bytes.fromhex(sha)) if sha else None
 
 
+def _unusable(path: Path, err: OSError) -> ConfigError:
+    return ConfigError(f"PROMOTER_WORKDIR: cannot use {path} ({err.strerror or err})")
+
+
+def _damaged(err: BaseException, path: Path | None = None) -> WorkspaceDamaged:
+    where = f"workspace {path} " if path else "the workspace "
+    return WorkspaceDamaged(f"{where}is damaged ({type(err).__name__}: {err})")
+
+
 @contextlib.contextmanager
 def _locked(lock_path: Path, wait: float) -> Iterator[None]:
     # flock on a fresh descriptor excludes other threads of this process as well. Polled, not
     # blocking: a holder stuck past every deadline must not hold its waiters forever.
     deadline = time.monotonic() + wait
     pause = 0.005
-    with open(lock_path, "a+b") as handle:
+    try:
+        handle = open(lock_path, "a+b")  # noqa: SIM115 - closed by the with below
+    except OSError as err:
+        raise _unusable(lock_path, err) from None
+    with handle:
         while True:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)

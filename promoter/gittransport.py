@@ -3,12 +3,19 @@ history a search needs, push fast-forward only."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 
 from git.refs.symbolic import SymbolicReference
 
-from promoter.errors import ConfigError, GitUnavailable, PushRejected, RemoteLocked
+from promoter.errors import (
+    ConfigError,
+    GitUnavailable,
+    PushRejected,
+    RemoteLocked,
+    WorkspaceDamaged,
+)
 from promoter.gitdir import OBJECT_ID, TIP_REF, GitDir, reset
 
 _LOOSE_PER_FOLDER = (6700 + 255) // 256  # gc.auto's default, as `git gc --auto` samples it
@@ -117,9 +124,11 @@ class Transport(GitDir):
                 raise ConfigError(
                     f"repo: branch {self.remote.branch!r} not found in {self.remote.display}"
                 )
-            if not any(hint in stderr for hint in _NETWORK_HINTS):
-                reset(self.path)  # an unexpected failure: start from a clean clone next time
-            raise GitUnavailable(f"git fetch from {self.remote.display} failed: {self._tail(err)}")
+            message = f"git fetch from {self.remote.display} failed: {self._tail(err)}"
+            if any(hint in stderr for hint in _NETWORK_HINTS):
+                raise GitUnavailable(message)
+            reset(self.path)  # an unexpected failure (a bad object, a garbage ref): clone again
+            raise WorkspaceDamaged(message)
         self._maintain()
 
     def _local_tip(self) -> str | None:
@@ -147,7 +156,9 @@ class Transport(GitDir):
         loose = len(os.listdir(sample)) if sample.is_dir() else 0
         packs = sum(1 for _ in (objects / "pack").glob("*.pack"))
         if loose > _LOOSE_PER_FOLDER or packs > _PACK_LIMIT:
-            self._run("gc", "--auto", "--quiet")
+            # Housekeeping: past the deadline it is stopped, and the event goes on without it.
+            with contextlib.suppress(GitUnavailable):
+                self._run("gc", "--auto", "--quiet")
 
     def _fetched_tip(self) -> str | None:
         # fetch wrote the tip to FETCH_HEAD: reading it saves a `git rev-parse` per event.

@@ -65,9 +65,9 @@ def handle(
         )
         return give_up
     severity = "NOTICE" if result.outcome == "promoted" else "INFO"
-    if result.warning or result.reason.startswith((NOT_VERIFIED, NOT_TRUSTED)):
+    if result.warning or result.healed or result.reason.startswith((NOT_VERIFIED, NOT_TRUSTED)):
         # A file skipped, the policy leaving out every file, a message Cloud Build contradicts
-        # (someone may forge them): a person should look.
+        # (someone may forge them), a workspace damaged on disk: a person should look.
         severity = "WARNING"
     _log(
         severity,
@@ -78,6 +78,7 @@ def handle(
         commit=result.commit,
         attempts=result.attempts,
         changes=[c.path for c in result.changes] or None,
+        workspace=f"cloned again: {result.healed}" if result.healed else None,
     )
     return True
 

@@ -16,6 +16,7 @@ from promoter.errors import (
     PushContention,
     PushRejected,
     RemoteLocked,
+    WorkspaceDamaged,
 )
 from promoter.events import BuildEvent, check_create_time, from_envelope
 from promoter.gitrepo import Blob, Workspace
@@ -47,6 +48,7 @@ class Result:
     changes: tuple[FileChange, ...] = ()
     attempts: int = 1
     warning: bool = False  # logged at WARNING: a file was skipped, the policy left out all
+    healed: str = ""  # the workspace was damaged (why) and cloned again within this event
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -101,8 +103,22 @@ def _verified(event: BuildEvent, settings: Settings) -> tuple[BuildEvent | None,
 
 
 def _attempt(event: BuildEvent, settings: Settings, attempt: int) -> Result:
+    """One fetch-plan-commit-push; a damaged workspace is discarded and cloned again, once."""
+    try:
+        return _attempt_in(event, settings, attempt, fresh=False)
+    except WorkspaceDamaged as damaged:
+        try:
+            result = _attempt_in(event, settings, attempt, fresh=True)
+        except WorkspaceDamaged as again:
+            # A fresh clone fails the same way: the cause is not the workspace (the remote, or
+            # a bug of ours), so say what it is.
+            raise again.__cause__ or again from None
+        return replace(result, healed=str(damaged))
+
+
+def _attempt_in(event: BuildEvent, settings: Settings, attempt: int, *, fresh: bool) -> Result:
     with Workspace.open(
-        settings.workdir, settings.remote, timeout=settings.git_timeout
+        settings.workdir, settings.remote, timeout=settings.git_timeout, fresh=fresh
     ) as workspace:
         tip = workspace.fetch(moved=attempt > 1)
         decided = _plan_at(workspace, tip, event, settings)

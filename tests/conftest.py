@@ -30,6 +30,16 @@ LEFTOVER_GRACE_SECONDS = 10.0
 
 DATA = Path(__file__).parent / "data"
 ROOT = Path(__file__).resolve().parent.parent
+FAULTS = Path(__file__).resolve().parent / "faults"
+
+
+def bug_env(trigger: Path) -> dict[str, str]:
+    """Environment for a promoter process that hits a bug of ours while `trigger` exists
+    (see tests/faults/sitecustomize.py)."""
+    path = os.pathsep.join(filter(None, [str(FAULTS), os.environ.get("PYTHONPATH")]))
+    return {"PYTHONPATH": path, "PROMOTER_TEST_BUG": str(trigger)}
+
+
 WEB = "europe-west1-docker.pkg.dev/demo-shop/apps/web"
 WORKER = "europe-west1-docker.pkg.dev/demo-shop/apps/web-worker"
 GIT_ENV = {
@@ -224,6 +234,17 @@ class GitDaemon:
             start_new_session=True,
         )
         wait_for_port(self.port)
+
+    @contextlib.contextmanager
+    def hung(self) -> Iterator[None]:
+        """Within: the server accepts connections and never answers (every process of it is
+        stopped, connections in flight included); after: it goes on."""
+        assert self.process is not None
+        os.killpg(self.process.pid, signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            os.killpg(self.process.pid, signal.SIGCONT)
 
     def stop(self) -> None:
         if self.process is not None:

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import WEB, build, digest_of, git, promote_argv, promote_cli, revert, show
+from .conftest import WEB, bug_env, build, digest_of, git, promote_argv, promote_cli, revert, show
 from .test_hostile_repos import CONTAINER
 
 POD = CONTAINER  # a Pod naming WEB:1.0
@@ -318,19 +318,18 @@ def test_the_function_answers_a_bug_with_one_json_line(make_config_repo, functio
     from .test_function import post_binary
 
     remote = make_config_repo({"pod.yaml": POD}, source=None)
-    server = function_server(remote)
+    bug = tmp_path / "bug"
+    server = function_server(remote, **bug_env(bug))
     assert post_binary(server.url, build()).status_code == 200
-    # A workspace whose git config holds garbage: today nothing classifies the library's error.
-    [config] = (tmp_path / "fw").glob("*/config")
-    config.write_text("garbage\n")
+    bug.touch()  # from now on, opening the workspace fails as a bug of ours would
     response = post_binary(server.url, build(digest=digest_of("again")))
     lines = server.log.read_text().splitlines()
     assert all(line.startswith("{") for line in lines), lines
     last = json.loads(lines[-1])
-    # When damaged workspaces heal (the failures issue), this test needs another unclassified error.
     # The message's publishTime is months old: past the hour, it is acknowledged, not looped.
     assert (response.status_code, last["severity"], last["outcome"]) == (200, "ERROR", "dropped")
-    assert "internal error" in last["message"] and "Traceback" in last["traceback"]
+    assert last["message"].startswith("dropped: internal error (RuntimeError): a bug of ours")
+    assert "Traceback" in last["traceback"]
 
 
 # --- 3. every manifest kustomize and Argo CD read -----------------------------------------------

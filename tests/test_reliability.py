@@ -20,6 +20,7 @@ import subprocess
 import threading
 import time
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import requests
@@ -32,6 +33,7 @@ IMAGES, PER_IMAGE, PROCESSES = (40, 8, 8) if LONG else (12, 4, 8)
 # Seconds between git server outages: the long run keeps 2 cores saturated for longer, and
 # outages as frequent as in the short run would fail most deliveries before they finish.
 OUTAGE_EVERY = (2.5, 5.0) if LONG else (1.0, 2.5)
+GIT_TIMEOUT = 2.0  # PROMOTER_GIT_TIMEOUT of the fault run: hangs last one to two of it
 
 
 def report(name: str, figures: dict[str, Any]) -> None:
@@ -116,7 +118,11 @@ def test_duplicates_and_disorder_across_function_servers(tmp_path, function_serv
     assert outcomes["promoted"] == found.commits - 1  # every commit but the seed is one promotion
 
 
-def test_faults_remote_outages_and_killed_processes(tmp_path):
+def test_faults_remote_outages_hangs_and_killed_processes(tmp_path):
+    """The remote goes away, or hangs (it accepts and never answers: the whole `git daemon` is
+    stopped, connections in flight included), while CLI processes are SIGKILLed at random. Every
+    event ends within its deadlines (PROMOTER_GIT_TIMEOUT, here GIT_TIMEOUT s) and the remote's
+    history stays right."""
     rng = random.Random(7)
     remote = reliability.config_repo(tmp_path, IMAGES)
     made = reliability.builds(IMAGES, PER_IMAGE, rng)
@@ -126,27 +132,36 @@ def test_faults_remote_outages_and_killed_processes(tmp_path):
     delivered = work.qsize()
     faults: Counter[str] = Counter()
     stop_chaos = threading.Event()
+    longest, longest_lock = [0.0], threading.Lock()  # the longest event, from start to exit
 
     with GitDaemon(tmp_path, free_port()) as daemon:
         daemon.start()
         url = daemon.url(remote)
 
         def chaos() -> None:
-            # The remote goes away for stretches while promotions run.
+            # The remote goes away, or hangs, for stretches while promotions run.
             while not stop_chaos.wait(rng.uniform(*OUTAGE_EVERY)):
-                daemon.stop()
-                faults["remote-outages"] += 1
-                time.sleep(rng.uniform(0.2, 0.8))
-                daemon.start()
+                if rng.random() < 0.5:
+                    daemon.stop()
+                    faults["remote-outages"] += 1
+                    time.sleep(rng.uniform(0.2, 0.8))
+                    daemon.start()
+                else:
+                    with daemon.hung():
+                        faults["remote-hangs"] += 1
+                        time.sleep(rng.uniform(GIT_TIMEOUT, 2 * GIT_TIMEOUT))
 
         def deliver(index: int, body: dict[str, Any]) -> str:
             # Each worker is one instance: one workspace, reused after every kill.
             killed = rng.random() < 0.3
+            started = time.monotonic()
             code, out, err = _run_promote(
                 promote_argv(url, str(tmp_path / f"instance-{index}")),
                 json.dumps(body),
                 kill_after=rng.uniform(0.05, 0.6) if killed else None,
             )
+            with longest_lock:
+                longest[0] = max(longest[0], time.monotonic() - started)
             if code == -signal.SIGKILL:
                 faults["kills"] += 1
                 return "killed"
@@ -174,13 +189,18 @@ def test_faults_remote_outages_and_killed_processes(tmp_path):
             "deliveries": delivered,
             "processes": PROCESSES,
             "seconds": round(elapsed, 1),
+            "git-timeout": GIT_TIMEOUT,
+            "longest-event-seconds": round(longest[0], 1),
             "outcomes": dict(counts),
             **dict(faults),
             **found.summary(),
         },
     )
     assert found.clean, found
-    assert faults["kills"] > 0 and faults["remote-outages"] > 0
+    assert faults["kills"] > 0 and faults["remote-outages"] > 0 and faults["remote-hangs"] > 0
+    # Waiting for the workspace (twice the timeout), then at most four git calls that each end
+    # by the timeout, plus the interpreter's start on a loaded machine.
+    assert longest[0] < 2 * GIT_TIMEOUT + 4 * GIT_TIMEOUT + 15, longest[0]
     for workspace in tmp_path.glob("instance-*/*"):
         if workspace.is_dir():
             subprocess.run(
@@ -204,6 +224,7 @@ def _run_promote(argv: list[str], event: str, *, kill_after: float | None) -> tu
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
+        env={**os.environ, "PROMOTER_GIT_TIMEOUT": f"{GIT_TIMEOUT:g}"},
     )
     killer = threading.Timer(kill_after or 0, _kill, args=(process,))
     if kill_after is not None:
@@ -214,7 +235,7 @@ def _run_promote(argv: list[str], event: str, *, kill_after: float | None) -> tu
         killer.cancel()
         _kill(process)
         process.wait()
-        _end_group(process.pid, grace=30)
+        _end_session(process.pid, grace=30)
     return process.returncode, out, err
 
 
@@ -223,13 +244,30 @@ def _kill(process: subprocess.Popen[str]) -> None:
         process.send_signal(signal.SIGKILL)
 
 
-def _end_group(pgid: int, *, grace: float) -> None:
+def _end_session(sid: int, *, grace: float) -> None:
+    """Wait for what the CLI started (git runs in groups of its own, in the CLI's session) to
+    end; kill what outlives `grace`."""
     deadline = time.monotonic() + grace
-    with contextlib.suppress(ProcessLookupError):
-        while time.monotonic() < deadline:
-            os.killpg(pgid, 0)
-            time.sleep(0.05)
-        os.killpg(pgid, signal.SIGKILL)
+    while (left := _in_session(sid)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    for pid in left:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def _in_session(sid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()  # after "pid (command)": state ppid pgrp sid
+        if int(fields[3]) == sid and fields[0] != "Z":
+            found.append(int(entry))
+    return found
 
 
 def _message(body: dict[str, Any]) -> dict[str, Any]:

@@ -17,7 +17,16 @@ import pytest
 
 from promoter.pubsub import ensure_subscription, publish
 
-from .conftest import GitDaemon, HungRemote, build, count_commits, digest_of, free_port, show
+from .conftest import (
+    GitDaemon,
+    HungRemote,
+    bug_env,
+    build,
+    count_commits,
+    digest_of,
+    free_port,
+    show,
+)
 
 pytestmark = pytest.mark.emulator
 
@@ -298,24 +307,21 @@ def test_a_message_that_fails_by_a_bug_does_not_stop_the_worker(
 ):
     remote = make_config_repo()
     topic, subscription = new_subscription()
-    log, work = tmp_path / "worker.log", tmp_path / "work"
-    process = worker(subscription, str(remote), work, log)
+    log, work, bug = tmp_path / "worker.log", tmp_path / "work", tmp_path / "bug"
+    process = worker(subscription, str(remote), work, log, env=bug_env(bug))
     publish(topic, json.dumps(build(create_time="2026-03-02T09:00:00Z")).encode())
     wait_until(lambda: "promoted" in outcomes(log))
 
-    # A workspace whose git config holds garbage: nothing classifies the library's error yet
-    # (when damaged workspaces heal by themselves, this test needs another unclassified error).
-    [config] = work.glob("*/config")
-    config.write_text("garbage\n")
+    bug.touch()  # from now on, opening the workspace fails as a bug of ours would
     later = build(create_time="2026-03-02T09:05:00Z", digest=digest_of("later"))
     publish(topic, json.dumps(later).encode())
     wait_until(lambda: any("internal error" in line["message"] for line in log_lines(log)))
-    [bug, *_] = [line for line in log_lines(log) if "internal error" in line["message"]]
-    assert (bug["severity"], bug["outcome"]) == ("ERROR", "retry")  # published just now
-    assert bug["traceback"].startswith("Traceback")
+    [found, *_] = [line for line in log_lines(log) if "internal error" in line["message"]]
+    assert (found["severity"], found["outcome"]) == ("ERROR", "retry")  # published just now
+    assert found["traceback"].startswith("Traceback")
     assert process.poll() is None  # still listening
 
-    config.parent.rename(tmp_path / "damaged")  # repaired: the next delivery starts afresh
+    bug.unlink()  # the fix is deployed: the next delivery lands
     wait_until(lambda: outcomes(log).count("promoted") == 2, timeout=60)
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=30) == 0

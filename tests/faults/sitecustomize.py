@@ -1,0 +1,31 @@
+"""A bug of ours, on demand, for the tests of the entry points' bug path.
+
+Python imports this module at start-up when a test puts this folder on PYTHONPATH. While the file
+named by PROMOTER_TEST_BUG exists, opening a git repository raises an exception that nothing
+classifies, as a bug of ours would (or, if the file says "damaged", the error GitPython raises on
+a damaged repository, every time: a damage that a fresh clone does not cure); removing the file
+is deploying the fix. Everything we can
+provoke from outside (bad messages, damaged workspaces, dead remotes) is classified, so a bug can
+only be put in, and it is put in here, in the test's own process tree, never in promoter/.
+"""
+
+from __future__ import annotations
+
+import os
+
+_TRIGGER = os.environ.get("PROMOTER_TEST_BUG")
+
+if _TRIGGER:
+    import git
+
+    _open = git.Repo.__init__
+
+    def _init(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if os.path.exists(_TRIGGER):
+            with open(_TRIGGER) as trigger:
+                if trigger.read().strip() == "damaged":
+                    raise git.exc.InvalidGitRepositoryError(f"{args[0]} (put in by the test)")
+            raise RuntimeError(f"a bug of ours, put in by the test ({_TRIGGER} exists)")
+        _open(self, *args, **kwargs)
+
+    git.Repo.__init__ = _init  # type: ignore[method-assign]
