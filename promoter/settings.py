@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -54,6 +55,7 @@ class Settings:
         """Combine explicit values with the PROMOTER_* environment (explicit values win)."""
         if not repo:
             raise ConfigError("PROMOTER_REPO_URL: required (the config repo's URL or path)")
+        _require_git()
         token = environ.get("PROMOTER_GIT_TOKEN") or None
         remote = Remote(_absolute(repo), branch or environ.get("PROMOTER_BRANCH") or "main", token)
         identity = Identity(
@@ -78,6 +80,14 @@ class Settings:
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
         """The function's settings: PROMOTER_REPO_URL and friends."""
         return cls.build(repo=environ.get("PROMOTER_REPO_URL", ""), environ=environ)
+
+
+def _require_git() -> None:
+    if shutil.which("git") is None:
+        raise ConfigError(
+            "git: not found on PATH; the promoter runs git 2.34 or newer (the Cloud Functions"
+            " python312 runtime provides it; a container image of your own must install it)"
+        )
 
 
 def _absolute(repo: str) -> str:

@@ -418,13 +418,26 @@ def test_entry_file_step_gives_gcloud_a_main_py_with_the_entry_point(tmp_path: P
     assert done.stdout.split() == ["promoter.main", "True"]
 
 
-def test_requirements_install_this_project() -> None:
+def test_requirements_install_this_project_and_the_tested_functions_framework() -> None:
+    from packaging.requirements import Requirement
+
     lines = (ROOT / "requirements.txt").read_text().splitlines()
-    assert [line for line in lines if line.strip() and not line.startswith("#")] == ["."]
+    named = [
+        Requirement(line) for line in lines if line.strip() and not line.startswith(("#", "."))
+    ]
+    assert "." in lines
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    # The buildpack serves the function with functions-framework: `.` must bring it.
-    assert any(dep.startswith("functions-framework") for dep in project["dependencies"])
     assert project["readme"] == "README.md"
+    # The buildpack adds a functions-framework of its own unless requirements.txt names one:
+    # name the version the tests run (the `test` extra pins it), which pyproject must allow.
+    [pin] = [req for req in named if req.name == "functions-framework"]
+    [version] = [spec.version for spec in pin.specifier if spec.operator == "=="]
+    [allowed] = [
+        Requirement(dep) for dep in project["dependencies"] if dep.startswith("functions-framework")
+    ]
+    assert allowed.specifier.contains(version)
+    tested = [Requirement(dep) for dep in project["optional-dependencies"]["test"]]
+    assert [req for req in tested if req.name == "functions-framework"] == [pin]
 
 
 # --- .gcloudignore: the function's upload --------------------------------------------------------

@@ -143,6 +143,22 @@ def test_missing_repo_setting_answers_503(function_server):
     assert "PROMOTER_REPO_URL" in line["message"]
 
 
+def test_without_git_the_function_starts_and_answers_503_with_one_error_line(
+    make_config_repo, function_server, tmp_path
+):
+    """No git on PATH (a runtime image without it): the server still loads the function, and
+    each delivery waits in Pub/Sub with one ERROR line that says what is missing."""
+    empty = tmp_path / "empty-path"
+    empty.mkdir()
+    server = function_server(make_config_repo(), PATH=str(empty))
+    assert post_binary(server.url, build()).status_code == 503
+    lines = server.log.read_text().splitlines()
+    assert "Traceback" not in "\n".join(lines)
+    [line] = server.log_lines()
+    assert (line["severity"], line["outcome"]) == ("ERROR", "retry")
+    assert line["message"].startswith("retry: git: not found on PATH")
+
+
 # Whose fault decides the answer: the config repo or the deployment being wrong keeps the
 # message (503, one ERROR line saying what to fix) until it is fixed; then the build lands.
 
