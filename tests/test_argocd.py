@@ -475,24 +475,18 @@ def test_kustomization_installs_every_file_but_the_argocd_cm_patch() -> None:
 # --- links from the Argo CD UI back to the build ------------------------------------------------
 
 
-def link_urls(app: Obj) -> list[str]:
-    """The URLs of an Application's link annotations, read as the UI does ("title|url")."""
-    annotations = app["metadata"].get("annotations") or {}
-    values = [v for k, v in annotations.items() if k.startswith(LINK_PREFIX)]
-    return [v.split("|")[1] if len(v.split("|")) == 2 else v for v in values]
-
-
 def history_url(app: Obj) -> str:
     source = app["spec"]["source"]
     return f"{REPO_URL.removesuffix('.git')}/commits/{source['targetRevision']}/{source['path']}"
 
 
-def test_applications_link_to_cloud_build_and_their_own_promotions() -> None:
+def test_applications_carry_build_info_and_take_their_links_from_argocd_cm() -> None:
+    """`link.argocd.argoproj.io/*` annotations are documented for the resources an Application
+    manages (https://argo-cd.readthedocs.io/en/stable/user-guide/external-url/); an
+    Application's own links are argocd-cm's deep links (below), so none is repeated here."""
     for name, app in applications().items():
-        urls = link_urls(app)
-        assert BUILDS in urls, name
-        assert history_url(app) in urls, name
-        assert all(urlsplit(u).scheme == "https" for u in urls), urls
+        annotations = app["metadata"].get("annotations") or {}
+        assert not [key for key in annotations if key.startswith(LINK_PREFIX)], name
         info = {i["name"]: i["value"] for i in app["spec"]["info"]}
         assert BUILDS in info.values(), name
         assert any("Build-Log" in v for v in info.values()), name
@@ -550,3 +544,17 @@ def test_deep_links_patch_merges_into_an_existing_argocd_cm(tmp_path: Path) -> N
     (merged,) = load_docs(kustomize(tmp_path))
     assert set(merged["data"]) == {"url", "application.links"}
     assert schema_problems(merged) == []
+
+
+def test_one_config_repo_url_everywhere_argo_cd_and_the_promoter_meet_it() -> None:
+    """Argo CD finds a repository's credentials by its URL: the Applications, the AppProject's
+    sourceRepos, the guide's `argocd repo add` and the promoter's PROMOTER_REPO_URL name one."""
+    urls = {app["spec"]["source"]["repoURL"] for app in applications().values()}
+    urls |= set(project()["spec"]["sourceRepos"])
+    guide = (ROOT / "docs" / "deploy-gcp.md").read_text()
+    added = re.findall(r"^argocd repo add (\S+)", guide, flags=re.MULTILINE)
+    assert added, "the guide registers the config repo with Argo CD"
+    urls |= set(added)
+    deploy = yaml.safe_load((ROOT / "promoter" / "cloudbuild.yaml").read_text())
+    urls.add(deploy["substitutions"]["_CONFIG_REPO_URL"])
+    assert urls == {"https://github.com/demo-shop/shop.git"}

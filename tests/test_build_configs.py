@@ -341,6 +341,10 @@ FUNCTION_FLAGS: dict[str, str | None] = {
     "--trigger-topic": "cloud-builds",
     "--retry": None,
     "--service-account": "promoter@demo-shop.iam.gserviceaccount.com",
+    "--trigger-service-account": "promoter@demo-shop.iam.gserviceaccount.com",
+    "--build-service-account": (
+        "projects/demo-shop/serviceAccounts/promoter-build@demo-shop.iam.gserviceaccount.com"
+    ),
     "--set-secrets": "PROMOTER_GIT_TOKEN=promoter-git-token:latest",
     "--set-build-env-vars": f"GOOGLE_FUNCTION_SOURCE={FUNCTION_SOURCE}",
     "--memory": "512Mi",
@@ -810,7 +814,8 @@ def deploy(argv):
             retry=str(retry), ingress=str(ingress),
             memory=v2._ParseMemoryStrToK8sMemory(args.memory),
             timeout=args.timeout, max_instances=args.max_instances,
-            service_account=args.service_account, env=dict(args.set_env_vars or {}),
+            service_account=args.service_account, build_account=args.build_service_account,
+            env=dict(args.set_env_vars or {}),
             build_env=dict(args.set_build_env_vars or {}), secrets=dict(args.set_secrets or {}),
         )
         try:
@@ -940,7 +945,9 @@ def test_gcloud_parses_the_deploy_and_uploads_the_function(tmp_path: Path) -> No
         deploy["service_account"]
         == deploy["trigger_account"]
         == FUNCTION_FLAGS["--service-account"]
+        == FUNCTION_FLAGS["--trigger-service-account"]
     )
+    assert deploy["build_account"] == FUNCTION_FLAGS["--build-service-account"]
     assert deploy["env"] == FUNCTION_ENV
     assert deploy["build_env"] == {"GOOGLE_FUNCTION_SOURCE": FUNCTION_SOURCE}
     assert deploy["secrets"] == {
