@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
+import subprocess
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -82,11 +84,27 @@ class Settings:
         return cls.build(repo=environ.get("PROMOTER_REPO_URL", ""), environ=environ)
 
 
+MIN_GIT = (2, 31)  # GIT_CONFIG_COUNT, which hands git the token's credential helper
+
+
 def _require_git() -> None:
+    """git is on PATH and new enough, else a ConfigError that says so (once per Settings)."""
     if shutil.which("git") is None:
         raise ConfigError(
-            "git: not found on PATH; the promoter runs git 2.34 or newer (the Cloud Functions"
+            "git: not found on PATH; the promoter runs git 2.31 or newer (the Cloud Functions"
             " python312 runtime provides it; a container image of your own must install it)"
+        )
+    try:
+        out = subprocess.run(
+            ["git", "--version"], capture_output=True, text=True, timeout=10, check=True
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        raise ConfigError("git: `git --version` failed; is git installed correctly?") from None
+    found = re.match(r"git version (\d+)\.(\d+)", out)
+    if found is None or (int(found[1]), int(found[2])) < MIN_GIT:
+        raise ConfigError(
+            f"git: {out.strip() or 'an unknown version'} found; the promoter needs git"
+            f" {MIN_GIT[0]}.{MIN_GIT[1]} or newer"
         )
 
 

@@ -201,3 +201,17 @@ def test_the_build_lands_once_the_config_repo_is_fixed(make_config_repo, functio
     git("push", "-q", "origin", "HEAD:main", cwd=fix)
     assert post_binary(server.url, event).status_code == 200  # Pub/Sub's redelivery
     assert digest_of("waited") in show(remote, "clusters/dev/kustomization.yaml")
+
+
+def test_a_git_too_old_is_the_deployments_fault(make_config_repo, function_server, tmp_path):
+    """git older than 2.31 ignores GIT_CONFIG_COUNT, which carries the token's credential helper:
+    a stand-in that answers `--version` as an old git would is refused before any event runs."""
+    fake = tmp_path / "old-git"
+    fake.mkdir()
+    (fake / "git").write_text("#!/bin/sh\necho 'git version 2.30.9'\n")
+    (fake / "git").chmod(0o755)
+    server = function_server(make_config_repo(), PATH=f"{fake}:/usr/bin:/bin")
+    assert post_binary(server.url, build()).status_code == 503
+    [line] = server.log_lines()
+    assert (line["severity"], line["outcome"]) == ("ERROR", "retry")
+    assert "git: git version 2.30.9 found; the promoter needs git 2.31 or newer" in line["message"]
