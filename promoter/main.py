@@ -24,7 +24,13 @@ import functions_framework
 from promoter.errors import ConfigError, DeploymentError
 from promoter.events import from_cloud_event_data
 from promoter.handling import handle
-from promoter.settings import Settings
+from promoter.logs import log_line
+from promoter.settings import Settings, require_git
+
+try:  # said once when the instance starts; each event then answers 503 with the same line
+    require_git()
+except ConfigError as missing:
+    log_line("ERROR", f"at start-up: {missing}")
 
 
 @functions_framework.cloud_event

@@ -57,7 +57,7 @@ class Settings:
         """Combine explicit values with the PROMOTER_* environment (explicit values win)."""
         if not repo:
             raise ConfigError("PROMOTER_REPO_URL: required (the config repo's URL or path)")
-        _require_git()
+        require_git()
         token = environ.get("PROMOTER_GIT_TOKEN") or None
         remote = Remote(_absolute(repo), branch or environ.get("PROMOTER_BRANCH") or "main", token)
         identity = Identity(
@@ -87,7 +87,7 @@ class Settings:
 MIN_GIT = (2, 31)  # GIT_CONFIG_COUNT, which hands git the token's credential helper
 
 
-def _require_git() -> None:
+def require_git() -> None:
     """git is on PATH and new enough, else a ConfigError that says so (once per Settings)."""
     if shutil.which("git") is None:
         raise ConfigError(

@@ -154,7 +154,11 @@ def test_without_git_the_function_starts_and_answers_503_with_one_error_line(
     assert post_binary(server.url, build()).status_code == 503
     lines = server.log.read_text().splitlines()
     assert "Traceback" not in "\n".join(lines)
-    [line] = server.log_lines()
+    [started, line] = server.log_lines()
+    assert started == {
+        "severity": "ERROR",
+        "message": "at start-up: " + line["message"].removeprefix("retry: "),
+    }
     assert (line["severity"], line["outcome"]) == ("ERROR", "retry")
     assert line["message"].startswith("retry: git: not found on PATH")
 
@@ -212,6 +216,7 @@ def test_a_git_too_old_is_the_deployments_fault(make_config_repo, function_serve
     (fake / "git").chmod(0o755)
     server = function_server(make_config_repo(), PATH=f"{fake}:/usr/bin:/bin")
     assert post_binary(server.url, build()).status_code == 503
-    [line] = server.log_lines()
+    [started, line] = server.log_lines()
+    assert started["message"].startswith("at start-up: git: git version 2.30.9 found")
     assert (line["severity"], line["outcome"]) == ("ERROR", "retry")
     assert "git: git version 2.30.9 found; the promoter needs git 2.31 or newer" in line["message"]
