@@ -25,6 +25,11 @@ def _truncate_objects(workspace: Path) -> None:
         loose.write_bytes(b"x")
 
 
+def _file_instead(path: Path) -> None:
+    shutil.rmtree(path)
+    path.write_text("x")
+
+
 def _folder_instead(path: Path) -> None:
     path.unlink()
     path.mkdir()
@@ -43,7 +48,7 @@ DAMAGES: dict[str, Callable[[Path], object]] = {
     "loose objects truncated": _truncate_objects,
     "candidate index garbage": lambda w: (w / "promoter-candidates.json").write_text("{"),
     "candidate index a folder": lambda w: _folder_instead(w / "promoter-candidates.json"),
-    "a file instead": lambda w: (shutil.rmtree(w), w.write_text("x")),
+    "a file instead": _file_instead,
 }
 
 
