@@ -1,4 +1,4 @@
-"""The `promoter` command: one short function per subcommand."""
+"""The `promoter` command line: the parser, and one short function per command."""
 
 from __future__ import annotations
 
@@ -93,11 +93,64 @@ def _read_event(source: str) -> bytes:
         raise InvalidEvent(f"--event {source}: cannot read ({err.strerror})") from None
 
 
+DESCRIPTION = """\
+Promote successful Cloud Build images into a GitOps config repo: each build's image digest is
+written into the Kubernetes manifests that name its image, as one commit pushed fast-forward,
+which Argo CD then applies. The config repo's git log is the deploy audit trail.
+
+Try it locally with `promoter dev` and `promoter simulate`; run it with `promoter promote` (one
+event), `promoter listen` (a Pub/Sub pull subscription) or as the Cloud Function in
+promoter/main.py."""
+
+EXAMPLES = {
+    "dev": "promoter dev                      # config repo, function server, emulator if present",
+    "simulate": "promoter simulate --image europe-west1-docker.pkg.dev/demo-shop/apps/web",
+    "promote": "promoter promote --event build.json --repo https://github.com/org/config.git",
+    "listen": (
+        "promoter listen --subscription projects/demo-shop/subscriptions/promoter-pull \\\n"
+        "    --repo https://github.com/org/config.git --max-in-flight 4"
+    ),
+}
+
+
+def _command(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser], name: str, summary: str
+) -> argparse.ArgumentParser:
+    return commands.add_parser(
+        name,
+        help=summary,
+        description=summary[0].upper() + summary[1:] + ".",
+        epilog=f"example:\n  {EXAMPLES[name]}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="promoter", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="promoter",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
-    promote = commands.add_parser("promote", help="promote one Cloud Build event")
+    from promoter.devloop import DEFAULT_HOME, DEFAULT_PORT, DEFAULT_SEED
+
+    dev = _command(commands, "dev", "run the local loop: config repo, function, emulator")
+    dev.add_argument("--home", default=str(DEFAULT_HOME), help="where the loop keeps its state")
+    dev.add_argument("--port", type=int, default=DEFAULT_PORT, help="function server port")
+    dev.add_argument("--seed", default=str(DEFAULT_SEED), help="manifests to seed the repo with")
+    dev.add_argument(
+        "--no-emulator", action="store_true", help="post events directly, even where gcloud is"
+    )
+    dev.set_defaults(run=dev_command)
+
+    simulate = _command(commands, "simulate", "send a simulated successful build to `dev`")
+    simulate.add_argument("--image", help="repository of the built image (default: the app's)")
+    simulate.add_argument("--home", default=str(DEFAULT_HOME), help="the dev loop's state")
+    simulate.add_argument("--port", type=int, default=DEFAULT_PORT, help="function server port")
+    simulate.set_defaults(run=simulate_command)
+
+    promote = _command(commands, "promote", "promote one Cloud Build event")
     promote.add_argument("--event", required=True, help="event file (any envelope), - for stdin")
     promote.add_argument("--repo", required=True, help="config repo URL or local path")
     promote.add_argument("--branch", help="branch to promote on (default: main)")
@@ -106,7 +159,7 @@ def _parser() -> argparse.ArgumentParser:
     promote.add_argument("--dry-run", action="store_true", help="plan only; commit nothing")
     promote.set_defaults(run=promote_command)
 
-    listen = commands.add_parser("listen", help="promote from a Pub/Sub pull subscription")
+    listen = _command(commands, "listen", "promote from a Pub/Sub pull subscription")
     listen.add_argument("--subscription", required=True, help="projects/P/subscriptions/S")
     listen.add_argument("--repo", required=True, help="config repo URL or local path")
     listen.add_argument("--branch", help="branch to promote on (default: main)")
@@ -116,21 +169,4 @@ def _parser() -> argparse.ArgumentParser:
         "--max-in-flight", type=int, default=4, help="messages handled at once (default: 4)"
     )
     listen.set_defaults(run=listen_command)
-
-    from promoter.devloop import DEFAULT_HOME, DEFAULT_PORT, DEFAULT_SEED
-
-    dev = commands.add_parser("dev", help="run the local loop: config repo, function, emulator")
-    dev.add_argument("--home", default=str(DEFAULT_HOME), help="where the loop keeps its state")
-    dev.add_argument("--port", type=int, default=DEFAULT_PORT, help="function server port")
-    dev.add_argument("--seed", default=str(DEFAULT_SEED), help="manifests to seed the repo with")
-    dev.add_argument(
-        "--no-emulator", action="store_true", help="post events directly, even where gcloud is"
-    )
-    dev.set_defaults(run=dev_command)
-
-    simulate = commands.add_parser("simulate", help="send a simulated successful build")
-    simulate.add_argument("--image", help="repository of the built image (default: the app's)")
-    simulate.add_argument("--home", default=str(DEFAULT_HOME), help="the dev loop's state")
-    simulate.add_argument("--port", type=int, default=DEFAULT_PORT, help="function server port")
-    simulate.set_defaults(run=simulate_command)
     return parser
