@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import threading
 from pathlib import Path
@@ -22,6 +23,7 @@ from .conftest import (
     digest_of,
     git,
     promote_argv,
+    promote_cli,
     revert,
     run_cli,
     show,
@@ -479,3 +481,50 @@ def test_a_rewritten_remote_history_is_searched_again(make_config_repo, workdir,
     code, result, stderr = cli_promote(build(create_time="2026-03-02T09:05:00Z"), remote, workdir)
     assert (code, result["outcome"]) == (0, "promoted"), stderr
     assert "apps/new.yaml" in [c["path"] for c in result["changes"]]
+
+
+OTHER = "europe-west1-docker.pkg.dev/demo-shop/apps/other"
+
+
+def _dated(when: str) -> dict[str, str]:
+    person = {"GIT_AUTHOR_NAME": "h", "GIT_AUTHOR_EMAIL": "h@x", "GIT_COMMITTER_NAME": "h"}
+    return {**os.environ, **person, "GIT_COMMITTER_EMAIL": "h@x", "GIT_AUTHOR_DATE": when,
+            "GIT_COMMITTER_DATE": when}  # fmt: skip
+
+
+def test_a_rollback_older_than_the_workspaces_known_history_is_still_found(
+    make_config_repo, tmp_path
+):
+    """A workspace that recorded its history as complete since some time must still deepen for
+    a build created before that time: its revert lies further back (dates are commit dates)."""
+    other = (
+        f"apiVersion: v1\nkind: Pod\nspec:\n  containers:\n    - name: o\n      image: {OTHER}:1\n"
+    )
+    remote = make_config_repo({"apps/other/pod.yaml": other})
+    bad = build(create_time="2026-03-02T09:00:00Z", digest=digest_of("old-bad"))
+    first = promote_cli(bad, remote, tmp_path / "a", env=_dated("2026-03-02T09:05:00"))
+    assert first.returncode == 0, first.stderr
+    promoted = json.loads(first.stdout)["commit"]
+    clone = tmp_path / "human"
+    git("clone", "-q", remote, clone)
+    for argv, when in [
+        (["revert", "--no-edit", promoted], "2026-03-03T10:00:00"),
+        (["commit", "-q", "--allow-empty", "-m", "Later work"], "2026-03-10T12:00:00"),
+    ]:
+        subprocess.run(["git", *argv], cwd=clone, check=True, capture_output=True, env=_dated(when))
+    git("push", "-q", "origin", "HEAD:main", cwd=clone)
+
+    # A new instance promotes a recent build of another image first: it starts from one commit
+    # and records its history as complete since that build.
+    recent = build(create_time="2026-03-11T00:00:00Z", image=OTHER, digest=digest_of("recent"))
+    fresh = tmp_path / "b"
+    done = promote_cli(recent, remote, fresh)
+    assert json.loads(done.stdout or "{}").get("outcome") == "promoted", done.stderr
+    [workspace] = [p for p in fresh.iterdir() if p.is_dir()]
+    assert (workspace / "promoter-history.json").exists() and (workspace / "shallow").exists()
+
+    again = promote_cli(bad, remote, fresh)
+    result = json.loads(again.stdout)
+    assert (result["outcome"], result["commit"]) == ("unchanged", None), again.stderr
+    assert "kept the rollback" in result["reason"]
+    assert digest_of("old-bad") not in show(remote, "clusters/prod/deployment.yaml")
