@@ -528,3 +528,27 @@ def test_a_rollback_older_than_the_workspaces_known_history_is_still_found(
     assert (result["outcome"], result["commit"]) == ("unchanged", None), again.stderr
     assert "kept the rollback" in result["reason"]
     assert digest_of("old-bad") not in show(remote, "clusters/prod/deployment.yaml")
+
+
+def test_a_branch_moved_during_the_push_is_a_race_retried_from_the_new_tip(
+    make_config_repo, workdir
+):
+    """Another push lands between our push's check and its ref update (a pre-receive hook moves
+    the branch once): git answers "cannot lock ref ... is at X but expected Y" and "failed to
+    update ref"; the promoter fetches the new tip and lands on top of it."""
+    remote = make_config_repo()
+    hook = remote / "hooks" / "pre-receive"
+    hook.write_text(
+        "#!/bin/sh\ncat >/dev/null\n"
+        '[ -e "$GIT_DIR/moved" ] && exit 0\ntouch "$GIT_DIR/moved"\n'
+        "env -u GIT_QUARANTINE_PATH -u GIT_OBJECT_DIRECTORY -u GIT_ALTERNATE_OBJECT_DIRECTORIES"
+        " sh -c 't=$(git rev-parse refs/heads/main^{tree});"
+        " c=$(echo race | git commit-tree $t -p refs/heads/main);"
+        " git update-ref refs/heads/main $c'\n"
+    )
+    hook.chmod(0o755)
+    code, result, stderr = cli_promote(build(digest=digest_of("raced")), remote, workdir)
+    assert (code, result["outcome"]) == (0, "promoted"), stderr
+    assert (remote / "moved").exists()  # the race happened
+    assert git("--git-dir", remote, "log", "-1", "--format=%s", "main^") == "race"
+    assert count_commits(remote) == 3  # the seed, the racing commit, ours on top
