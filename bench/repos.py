@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -46,13 +46,16 @@ def build_repo(root: Path, *, files: int, commits: int) -> Path:
     return bare
 
 
-def import_history(bare: Path, history: Iterable[list[tuple[str, str]]]) -> None:
-    """Create `bare` with one commit on main per item of `history`: (path, new text) pairs."""
+def import_history(
+    bare: Path, history: Iterable[list[tuple[str, str]]], messages: Sequence[str] = ()
+) -> None:
+    """Create `bare` with one commit on main per item of `history`: (path, new text) pairs,
+    with the message of the same index in `messages` (default: `change N`)."""
     subprocess.run(["git", "init", "-q", "--bare", "--initial-branch=main", str(bare)], check=True)
     stream = bytearray()
     stamp = 1_700_000_000
     for n, changes in enumerate(history):
-        message = f"change {n}".encode()
+        message = (messages[n] if n < len(messages) else f"change {n}").encode()
         stream.extend(b"commit refs/heads/main\n")
         stream.extend(b"committer bench <bench@example.com> %d +0000\n" % (stamp + n))
         stream.extend(b"data %d\n%s\n" % (len(message), message))

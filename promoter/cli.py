@@ -8,8 +8,13 @@ import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from promoter.errors import PermanentError, TransientError
+
+if TYPE_CHECKING:
+    from promoter.githistory import Commits
+    from promoter.history import Deploy
 
 EXIT_INVALID = 2
 EXIT_TRANSIENT = 75  # EX_TEMPFAIL: try again later
@@ -64,6 +69,37 @@ def listen_command(args: argparse.Namespace) -> int:
     return listen(args.subscription, settings, max_in_flight=args.max_in_flight)
 
 
+def history_command(args: argparse.Namespace) -> int:
+    from promoter.gitrepo import Workspace
+    from promoter.history import history, table
+    from promoter.settings import Settings
+
+    settings = Settings.build(repo=args.repo, branch=args.branch, workdir=args.workdir)
+    if args.limit < 0:
+        from promoter.errors import ConfigError
+
+        raise ConfigError(f"--limit: expected 0 (everything) or more, got {args.limit}")
+    limit = args.limit or None
+
+    def read(found: Commits) -> list[Deploy]:
+        commits, reverted = found
+        return history(commits, reverted=reverted, image=args.image, path=args.path, limit=limit)
+
+    def enough(found: Commits) -> bool:
+        return limit is not None and len(read(found)) >= limit
+
+    with Workspace.open(settings.workdir, settings.remote, timeout=settings.git_timeout) as ws:
+        found = ws.history(ws.fetch(), enough=enough)
+    deploys = read(found)
+    if args.json:
+        print(json.dumps([deploy.to_json() for deploy in deploys]))
+    elif deploys:
+        print(table(deploys))
+    else:
+        print("no deploys found", file=sys.stderr)
+    return 0
+
+
 def dev_command(args: argparse.Namespace) -> int:
     from promoter.devloop import run_dev
 
@@ -100,7 +136,7 @@ which Argo CD then applies. The config repo's git log is the deploy audit trail.
 
 Try it locally with `promoter dev` and `promoter simulate`; run it with `promoter promote` (one
 event), `promoter listen` (a Pub/Sub pull subscription) or as the Cloud Function in
-promoter/main.py."""
+promoter/main.py; see what was deployed with `promoter history`."""
 
 EXAMPLES = {
     "dev": "promoter dev                      # config repo, function server, emulator if present",
@@ -109,6 +145,10 @@ EXAMPLES = {
     "listen": (
         "promoter listen --subscription projects/demo-shop/subscriptions/promoter-pull \\\n"
         "    --repo https://github.com/org/config.git --max-in-flight 4"
+    ),
+    "history": (
+        "promoter history --repo https://github.com/org/config.git \\\n"
+        "    --image europe-west1-docker.pkg.dev/demo-shop/apps/web --path 'clusters/prod/**'"
     ),
 }
 
@@ -169,4 +209,16 @@ def _parser() -> argparse.ArgumentParser:
         "--max-in-flight", type=int, default=4, help="messages handled at once (default: 4)"
     )
     listen.set_defaults(run=listen_command)
+
+    history = _command(commands, "history", "list deploys, newest first, from the commits")
+    history.add_argument("--repo", required=True, help="config repo URL or local path")
+    history.add_argument("--branch", help="branch to read (default: main)")
+    history.add_argument("--image", help="only this image repository")
+    history.add_argument("--path", help="only deploys that changed files matching this glob")
+    history.add_argument(
+        "--limit", type=int, default=20, help="at most this many deploys (default 20; 0: all)"
+    )
+    history.add_argument("--json", action="store_true", help="a JSON array instead of a table")
+    history.add_argument("--workdir", help="where warm workspaces live (default: temp dir)")
+    history.set_defaults(run=history_command)
     return parser

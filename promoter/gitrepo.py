@@ -31,6 +31,7 @@ from promoter import processes
 from promoter.candidates import CandidateIndex
 from promoter.errors import ConfigError, GitUnavailable, WorkspaceDamaged
 from promoter.gitdir import DEFAULT_TIMEOUT, REGULAR_MODES, TIP_REF, GitDir, reset
+from promoter.githistory import Commits, HistoryReader
 from promoter.gitobjects import Blob, Identity, Objects
 from promoter.gittransport import Transport
 from promoter.images import grep_pattern
@@ -77,6 +78,7 @@ class Workspace(GitDir):
         super().__init__(path, remote, Repo(path), timeout=timeout)
         self._objects = Objects(path, remote, self._repo, timeout=timeout)
         self._transport = Transport(path, remote, self._repo, timeout=timeout)
+        self._history = HistoryReader(path, remote, self._repo, timeout=timeout)
         self._index: CandidateIndex | None = None
         self._made: dict[str, tuple[str, Mapping[str, bytes]]] = {}  # commit -> (parent, files)
 
@@ -124,6 +126,11 @@ class Workspace(GitDir):
     def commits_of_build(self, tip: str, build_id: str, *, since: int) -> set[str]:
         """Files changed by commits of `tip` whose Build-Id trailer is `build_id`."""
         return self._transport.commits_of_build(tip, build_id, since=since)
+
+    @_reads_workspace
+    def history(self, tip: str, *, enough: Callable[[Commits], bool]) -> Commits:
+        """Commits of `tip`, newest first, deepening a shallow workspace until `enough`."""
+        return self._history.commits(tip, self._transport, enough=enough)
 
     @_reads_workspace
     def blobs(self, tip: str, paths: Collection[str]) -> list[Blob]:

@@ -79,6 +79,13 @@ class Transport(GitDir):
         )
         return {path for path in out.split("\0") if path}
 
+    def deepen(self, commits: int) -> bool:
+        """Fetch `commits` more of history behind the shallow boundary; False: it is complete."""
+        if not (self.path / "shallow").exists():
+            return False
+        self._fetch(f"--deepen={commits}")
+        return True
+
     def _deepen(self, tip: str, since: int) -> None:
         shallow_file = self.path / "shallow"
         if not shallow_file.exists():
