@@ -113,6 +113,15 @@ def _edit(
             return Plan("ignored", _left_out(names, left_out, wanted), warning=True)
         what = "no readable manifest" if skipped else "no manifest"
         return Plan("ignored", f"{what} references {names}{note}", warning=warning)
+    if not changes and kept:
+        # Everything this build would write was reverted: the rollback stands (a newer build
+        # still promotes). Not "unchanged": the targets do not hold this build.
+        skips = "".join(f"; skipped {reason}" for reason in skipped)
+        return Plan(
+            "ignored",
+            f"rolled back: build {event.build_id} was reverted in {', '.join(kept)}{skips}",
+            warning=warning,
+        )
     if not changes:
         return Plan(
             "unchanged",

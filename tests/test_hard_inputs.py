@@ -137,8 +137,8 @@ def test_a_revert_of_a_file_with_a_non_ascii_name_is_respected(make_config_repo,
     revert(remote, result["commit"], tmp_path / "human")
 
     code, again, stderr = run(bad, remote, tmp_path / "b")
-    assert (code, again["outcome"], again["commit"]) == (0, "unchanged", None), stderr
-    assert "kept the rollback" in again["reason"]
+    assert (code, again["outcome"], again["commit"]) == (0, "ignored", None), stderr
+    assert again["reason"].startswith("rolled back: build ")
     assert digest_of("good") in show(remote, "apps/café.yaml")
 
 

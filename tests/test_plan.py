@@ -152,7 +152,8 @@ def test_a_rolled_back_build_is_not_written_again_where_it_was_reverted():
     decided = plan(
         event, policy=Policy(), files=dict(FILES), ledger=Ledger({}), rolled_back=everywhere
     )
-    assert decided.outcome == "unchanged" and decided.files == {}
+    assert (decided.outcome, decided.files) == ("ignored", {})
+    assert decided.reason.startswith(f"rolled back: build {event.build_id} was reverted in ")
 
 
 def test_the_reason_counts_references_and_files():

@@ -389,8 +389,8 @@ def test_a_reverted_promotion_stays_reverted_when_the_build_is_delivered_again(
 
     for instance in ("instance-a", "instance-b"):  # warm, and new with a depth-1 start
         code, again, _ = cli_promote(bad, remote, tmp_path / instance)
-        assert (code, again["outcome"], again["commit"]) == (0, "unchanged", None)
-        assert "kept the rollback" in again["reason"]
+        assert (code, again["outcome"], again["commit"]) == (0, "ignored", None)
+        assert again["reason"].startswith("rolled back: build ")
     assert digest_of("good") in show(remote, "clusters/prod/deployment.yaml")
 
     newer = build(create_time="2026-03-02T09:10:00Z", digest=digest_of("fixed"))
@@ -525,8 +525,8 @@ def test_a_rollback_older_than_the_workspaces_known_history_is_still_found(
 
     again = promote_cli(bad, remote, fresh)
     result = json.loads(again.stdout)
-    assert (result["outcome"], result["commit"]) == ("unchanged", None), again.stderr
-    assert "kept the rollback" in result["reason"]
+    assert (result["outcome"], result["commit"]) == ("ignored", None), again.stderr
+    assert result["reason"].startswith("rolled back: build ")
     assert digest_of("old-bad") not in show(remote, "clusters/prod/deployment.yaml")
 
 
