@@ -48,7 +48,7 @@ def build_history_repo(root: Path, commits: int) -> Path:
         history.append(
             (message, [(_path(i), _manifest(i, digest)), (".promoter/ledger.jsonl", ledger)])
         )
-    _import(bare, history)
+    import_history(bare, [changes for _, changes in history], [message for message, _ in history])
     return bare
 
 
@@ -144,10 +144,6 @@ def _manifest(i: int, digest: str) -> str:
         f"    spec:\n      containers:\n        - name: svc{i}\n"
         f"          image: {IMAGE}{i}@sha256:{digest}\n"
     )
-
-
-def _import(bare: Path, history: list[tuple[str, list[tuple[str, str]]]]) -> None:
-    import_history(bare, [changes for _, changes in history], messages=[m for m, _ in history])
 
 
 if __name__ == "__main__":

@@ -74,12 +74,12 @@ def history_command(args: argparse.Namespace) -> int:
     from promoter.history import history, table
     from promoter.settings import Settings
 
-    settings = Settings.build(repo=args.repo, branch=args.branch, workdir=args.workdir)
     if args.limit < 0:
         from promoter.errors import ConfigError
 
         raise ConfigError(f"--limit: expected 0 (everything) or more, got {args.limit}")
     limit = args.limit or None
+    settings = Settings.build(repo=args.repo, branch=args.branch, workdir=args.workdir)
 
     def read(found: Commits) -> list[Deploy]:
         commits, reverted = found
@@ -165,6 +165,15 @@ def _command(
     )
 
 
+def _config_repo(parser: argparse.ArgumentParser, verb: str, *, policy: bool) -> None:
+    """The options naming the config repo, its branch (and policy) and the workspaces' folder."""
+    parser.add_argument("--repo", required=True, help="config repo URL or local path")
+    parser.add_argument("--branch", help=f"branch to {verb} (default: main)")
+    if policy:
+        parser.add_argument("--policy", help="policy file inside the config repo (promoter.yaml)")
+    parser.add_argument("--workdir", help="where warm workspaces live (default: temp dir)")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="promoter",
@@ -192,33 +201,25 @@ def _parser() -> argparse.ArgumentParser:
 
     promote = _command(commands, "promote", "promote one Cloud Build event")
     promote.add_argument("--event", required=True, help="event file (any envelope), - for stdin")
-    promote.add_argument("--repo", required=True, help="config repo URL or local path")
-    promote.add_argument("--branch", help="branch to promote on (default: main)")
-    promote.add_argument("--policy", help="policy file inside the config repo (promoter.yaml)")
-    promote.add_argument("--workdir", help="where warm workspaces live (default: temp dir)")
+    _config_repo(promote, "promote on", policy=True)
     promote.add_argument("--dry-run", action="store_true", help="plan only; commit nothing")
     promote.set_defaults(run=promote_command)
 
     listen = _command(commands, "listen", "promote from a Pub/Sub pull subscription")
     listen.add_argument("--subscription", required=True, help="projects/P/subscriptions/S")
-    listen.add_argument("--repo", required=True, help="config repo URL or local path")
-    listen.add_argument("--branch", help="branch to promote on (default: main)")
-    listen.add_argument("--policy", help="policy file inside the config repo (promoter.yaml)")
-    listen.add_argument("--workdir", help="where warm workspaces live (default: temp dir)")
+    _config_repo(listen, "promote on", policy=True)
     listen.add_argument(
         "--max-in-flight", type=int, default=4, help="messages handled at once (default: 4)"
     )
     listen.set_defaults(run=listen_command)
 
     history = _command(commands, "history", "list deploys, newest first, from the commits")
-    history.add_argument("--repo", required=True, help="config repo URL or local path")
-    history.add_argument("--branch", help="branch to read (default: main)")
+    _config_repo(history, "read", policy=False)
     history.add_argument("--image", help="only this image repository")
     history.add_argument("--path", help="only deploys that changed files matching this glob")
     history.add_argument(
         "--limit", type=int, default=20, help="at most this many deploys (default 20; 0: all)"
     )
     history.add_argument("--json", action="store_true", help="a JSON array instead of a table")
-    history.add_argument("--workdir", help="where warm workspaces live (default: temp dir)")
     history.set_defaults(run=history_command)
     return parser

@@ -42,10 +42,9 @@ class HistoryReader(GitDir):
 
     def _by_id(self, shas: list[str]) -> dict[str, Commit]:
         """Commits named by id that the workspace has (a shallow one may lack some)."""
-        present = [sha for sha in shas if self._run("cat-file", "-e", f"{sha}^{{commit}}")[0] == 0]
-        if not present:
+        if not shas:
             return {}
-        return {c.id: c for c in self._read(["--no-walk=unsorted", *present])}
+        return {c.id: c for c in self._read(["--ignore-missing", "--no-walk=unsorted", *shas])}
 
     def _read(self, revisions: list[str]) -> list[Commit]:
         out = self._git(

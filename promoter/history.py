@@ -12,15 +12,15 @@ from __future__ import annotations
 import fnmatch
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any
 
 from promoter.ledger import PATH as LEDGER_PATH
 
 _TRAILER = re.compile(r"^([A-Za-z][A-Za-z0-9-]*): (.+)$")
 _REVERTS = re.compile(r"^This reverts commit ([0-9a-f]{40})\b", re.MULTILINE)
-KINDS = ("promotion", "rollback", "hold", "release", "manual")
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ class Commit:
     paths: tuple[str, ...]
     added_images: tuple[tuple[str, str], ...] = ()  # (repository, digest) its diff added
 
-    @property
+    @cached_property
     def trailers(self) -> dict[str, list[str]]:
         """The trailers of the message's last paragraph (key -> values, in order)."""
         paragraphs = self.message.strip().split("\n\n")
@@ -67,19 +67,12 @@ class Deploy:
     build_id: str | None
     source_commit: str | None
     paths: tuple[str, ...]
-    author: str = field(default="", compare=False)
+    author: str = ""  # in the table; the JSON keys are the issue's, without it
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "commit": self.commit,
-            "time": self.time,
-            "kind": self.kind,
-            "image": self.image,
-            "digest": self.digest,
-            "build_id": self.build_id,
-            "source_commit": self.source_commit,
-            "paths": list(self.paths),
-        }
+        data = asdict(self)
+        del data["author"]
+        return data | {"paths": list(self.paths)}
 
 
 def deploys_of(commit: Commit, find: Mapping[str, Commit]) -> list[Deploy]:
@@ -100,7 +93,7 @@ def deploys_of(commit: Commit, find: Mapping[str, Commit]) -> list[Deploy]:
                 paths,
                 commit.author,
             )
-            for repository, digest in _images(trailers["Image"])
+            for repository, _, digest in (image.partition("@") for image in trailers["Image"])
         ]
     undone = find.get(commit.reverts or "")
     if undone is not None:
@@ -177,11 +170,3 @@ def table(deploys: Iterable[Deploy]) -> str:
         "  ".join([*(c.ljust(w) for c, w in zip(row[:-1], widths, strict=True)), row[-1]])
         for row in rows
     )
-
-
-def _images(values: Iterable[str]) -> list[tuple[str, str]]:
-    pairs = []
-    for value in values:
-        repository, _, digest = value.partition("@")
-        pairs.append((repository, digest))
-    return pairs

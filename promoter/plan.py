@@ -103,7 +103,8 @@ def _edit(
         elif file_changes:
             new_files[path] = text
             changes += [FileChange(path, c.repository, c.old, c.new) for c in file_changes]
-    note = "".join(f"; skipped {reason}" for reason in skipped)
+    skips = "".join(f"; skipped {reason}" for reason in skipped)
+    note = skips
     if kept:
         note += f"; kept the rollback of build {event.build_id} in {', '.join(kept)}"
     warning = bool(skipped)
@@ -116,7 +117,6 @@ def _edit(
     if not changes and kept:
         # Everything this build would write was reverted: the rollback stands (a newer build
         # still promotes). Not "unchanged": the targets do not hold this build.
-        skips = "".join(f"; skipped {reason}" for reason in skipped)
         return Plan(
             "ignored",
             f"rolled back: build {event.build_id} was reverted in {', '.join(kept)}{skips}",

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import os
-import re
 import shutil
-import subprocess
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+
+from git import Git
+from git.exc import GitError
 
 from promoter.errors import ConfigError
 from promoter.gitdir import DEFAULT_TIMEOUT
@@ -88,24 +90,29 @@ MIN_GIT = (2, 31)  # GIT_CONFIG_COUNT, which hands git the token's credential he
 
 
 def require_git() -> None:
-    """git is on PATH and new enough, else a ConfigError that says so (once per Settings)."""
+    """git is on PATH and new enough, else a ConfigError that says so."""
     if shutil.which("git") is None:
         raise ConfigError(
             "git: not found on PATH; the promoter runs git 2.31 or newer (the Cloud Functions"
             " python312 runtime provides it; a container image of your own must install it)"
         )
-    try:
-        out = subprocess.run(
-            ["git", "--version"], capture_output=True, text=True, timeout=10, check=True
-        ).stdout
-    except (OSError, subprocess.SubprocessError):
-        raise ConfigError("git: `git --version` failed; is git installed correctly?") from None
-    found = re.match(r"git version (\d+)\.(\d+)", out)
-    if found is None or (int(found[1]), int(found[2])) < MIN_GIT:
+    version = _git_version()
+    if version is None:
+        raise ConfigError("git: `git --version` failed; is git installed correctly?")
+    if version[:2] < MIN_GIT:
         raise ConfigError(
-            f"git: {out.strip() or 'an unknown version'} found; the promoter needs git"
+            f"git: git version {'.'.join(map(str, version))} found; the promoter needs git"
             f" {MIN_GIT[0]}.{MIN_GIT[1]} or newer"
         )
+
+
+@functools.cache
+def _git_version() -> tuple[int, ...] | None:
+    """GitPython's reading of `git version`, asked once per process (start-up and settings)."""
+    try:
+        return tuple(Git().version_info)
+    except (GitError, OSError, ValueError):
+        return None
 
 
 def _absolute(repo: str) -> str:
