@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from promoter.events import BuildEvent
+from promoter.holds import EVERYWHERE, Hold, RolledBack
 
 SKIP_CI = "[skip ci]"
 # Past this many changed references the body summarises the rest: the trailers still name every
@@ -34,6 +35,56 @@ def commit_message(
     if skip_ci:
         paragraphs.append(SKIP_CI)
     paragraphs.append(_trailers(event))
+    return "\n\n".join(paragraphs) + "\n"
+
+
+def rollback_message(
+    repository: str,
+    changes: Sequence[FileChange],
+    *,
+    removed: Sequence[RolledBack],
+    undone: Sequence[str],
+    reason: str,
+    hold: Hold | None = None,
+    skip_ci: bool = True,
+) -> str:
+    """A `promoter rollback` commit: what it removed, from which promotions, and why."""
+    name = _short_name(repository)
+    gone = ", ".join(f"{name}@{r.digest[7:19]}" for r in removed)
+    back = ", ".join(dict.fromkeys(f"{name}@{c.new.rpartition(':')[2][:12]}" for c in changes))
+    lines = [f"Rollback-Of: {sha}" for sha in undone]
+    for record in removed:
+        lines += [f"Removed-Image: {repository}@{record.digest}", f"Removed-Build: {record.build}"]
+    lines += _hold_trailers("Hold", [hold] if hold else [])
+    return _message(f"Roll back {gone} to {back}", reason, _changes(changes), lines, skip_ci)
+
+
+def hold_message(hold: Hold, *, skip_ci: bool = True) -> str:
+    """A `promoter hold` commit."""
+    where = "" if hold.path == EVERYWHERE else f" in {hold.path}"
+    subject = f"Hold {_short_name(hold.repository)}{where}"
+    return _message(subject, hold.reason, "", _hold_trailers("Hold", [hold]), skip_ci)
+
+
+def release_message(released: Sequence[Hold], *, skip_ci: bool = True) -> str:
+    """A `promoter release` commit."""
+    paths = ", ".join(h.path for h in released)
+    subject = f"Release {_short_name(released[0].repository)} ({paths})"
+    return _message(subject, "", "", _hold_trailers("Release", released), skip_ci)
+
+
+def _hold_trailers(kind: str, holds: Sequence[Hold]) -> list[str]:
+    lines = [f"{kind}: {repository}" for repository in dict.fromkeys(h.repository for h in holds)]
+    return lines + [f"{kind}-Path: {h.path}" for h in holds]
+
+
+def _message(subject: str, reason: str, body: str, trailers: list[str], skip_ci: bool) -> str:
+    subject = subject if len(subject) <= _SUBJECT_MAX else subject[: _SUBJECT_MAX - 3] + "..."
+    paragraphs = [_clean(subject)]
+    paragraphs += [_clean(f"Reason: {reason}")] if reason else []
+    paragraphs += [body] if body else []
+    paragraphs += [SKIP_CI] if skip_ci else []
+    paragraphs.append("\n".join(_clean(line) for line in trailers))
     return "\n\n".join(paragraphs) + "\n"
 
 

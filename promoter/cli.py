@@ -15,6 +15,7 @@ from promoter.errors import PermanentError, TransientError
 if TYPE_CHECKING:
     from promoter.githistory import Commits
     from promoter.history import Deploy
+    from promoter.settings import Settings
 
 EXIT_INVALID = 2
 EXIT_TRANSIENT = 75  # EX_TEMPFAIL: try again later
@@ -100,6 +101,42 @@ def history_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def rollback_command(args: argparse.Namespace) -> int:
+    from promoter.interventions import rollback
+
+    result = rollback(
+        _settings(args),
+        image=args.image,
+        to_build=args.to_build,
+        to_commit=args.to_commit,
+        hold_too=args.hold,
+        reason=args.reason,
+    )
+    print(json.dumps(result.to_json()))
+    return 0
+
+
+def hold_command(args: argparse.Namespace) -> int:
+    from promoter.interventions import hold
+
+    result = hold(_settings(args), image=args.image, path=args.path, reason=args.reason)
+    print(json.dumps(result.to_json()))
+    return 0
+
+
+def release_command(args: argparse.Namespace) -> int:
+    from promoter.interventions import release
+
+    print(json.dumps(release(_settings(args), image=args.image, path=args.path).to_json()))
+    return 0
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    from promoter.settings import Settings
+
+    return Settings.build(repo=args.repo, branch=args.branch, workdir=args.workdir)
+
+
 def dev_command(args: argparse.Namespace) -> int:
     from promoter.devloop import run_dev
 
@@ -136,7 +173,9 @@ which Argo CD then applies. The config repo's git log is the deploy audit trail.
 
 Try it locally with `promoter dev` and `promoter simulate`; run it with `promoter promote` (one
 event), `promoter listen` (a Pub/Sub pull subscription) or as the Cloud Function in
-promoter/main.py; see what was deployed with `promoter history`."""
+promoter/main.py; see what was deployed with `promoter history`; undo a deploy with `promoter
+rollback`, and stop an image from being promoted with `promoter hold` (until `promoter
+release`)."""
 
 EXAMPLES = {
     "dev": "promoter dev                      # config repo, function server, emulator if present",
@@ -149,6 +188,19 @@ EXAMPLES = {
     "history": (
         "promoter history --repo https://github.com/org/config.git \\\n"
         "    --image europe-west1-docker.pkg.dev/demo-shop/apps/web --path 'clusters/prod/**'"
+    ),
+    "rollback": (
+        "promoter rollback --repo https://github.com/org/config.git \\\n"
+        "    --image europe-west1-docker.pkg.dev/demo-shop/apps/web --hold --reason 'p99 up 3x'"
+    ),
+    "hold": (
+        "promoter hold --repo https://github.com/org/config.git \\\n"
+        "    --image europe-west1-docker.pkg.dev/demo-shop/apps/web --path 'clusters/prod/**' \\\n"
+        "    --reason 'freeze until the 4th'"
+    ),
+    "release": (
+        "promoter release --repo https://github.com/org/config.git \\\n"
+        "    --image europe-west1-docker.pkg.dev/demo-shop/apps/web"
     ),
 }
 
@@ -222,4 +274,29 @@ def _parser() -> argparse.ArgumentParser:
     )
     history.add_argument("--json", action="store_true", help="a JSON array instead of a table")
     history.set_defaults(run=history_command)
+
+    rollback = _command(commands, "rollback", "undo an image's latest deploy, as a new commit")
+    _config_repo(rollback, "change", policy=False)
+    rollback.add_argument("--image", required=True, help="the image repository to roll back")
+    to = rollback.add_mutually_exclusive_group()
+    to.add_argument("--to-build", help="restore what this build's promotion deployed")
+    to.add_argument("--to-commit", help="restore the image as it was at this commit")
+    rollback.add_argument(
+        "--hold", action="store_true", help="also hold the image: newer builds wait for release"
+    )
+    rollback.add_argument("--reason", default="", help="why, for the commit message")
+    rollback.set_defaults(run=rollback_command)
+
+    hold = _command(commands, "hold", "stop events from promoting an image, until release")
+    _config_repo(hold, "change", policy=False)
+    hold.add_argument("--image", required=True, help="the image repository to hold")
+    hold.add_argument("--path", help="only in the files this glob matches (default: everywhere)")
+    hold.add_argument("--reason", default="", help="why, for the commit message")
+    hold.set_defaults(run=hold_command)
+
+    release = _command(commands, "release", "let events promote a held image again")
+    _config_repo(release, "change", policy=False)
+    release.add_argument("--image", required=True, help="the held image repository")
+    release.add_argument("--path", help="only the hold on this glob (default: all its holds)")
+    release.set_defaults(run=release_command)
     return parser

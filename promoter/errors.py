@@ -23,6 +23,10 @@ class ConfigError(PermanentError):
     """
 
 
+class NothingToDo(PermanentError):
+    """A person asked for a change that has nothing to act on (nothing to roll back to)."""
+
+
 class ManifestError(PermanentError):
     """A manifest in the config repo cannot be read or edited safely."""
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import replace
 
 from promoter.gitdir import GitDir
 from promoter.gittransport import Transport
@@ -48,20 +49,18 @@ class HistoryReader(GitDir):
 
     def _read(self, revisions: list[str]) -> list[Commit]:
         out = self._git(
-            "log", "-z", "--format=%x1e%H%x1f%ct%x1f%an <%ae>%x1f%B%x1f", "--name-only",
+            "log", "-z", "--format=%x1e%H%x1f%P%x1f%ct%x1f%an <%ae>%x1f%B%x1f", "--name-only",
             *revisions,
         )  # fmt: skip
         commits = []
         for chunk in out.split("\x1e")[1:]:
-            sha, when, author, message, names = chunk.split("\x1f", 4)
+            sha, parents, when, author, message, names = chunk.split("\x1f", 5)
             paths = tuple(name.strip("\n") for name in names.split("\0") if name.strip("\n"))
-            commits.append(Commit(sha, int(when), author, message, paths))
+            parent_ids = tuple(parents.split())
+            commits.append(Commit(sha, int(when), author, message, paths, (), parent_ids))
         manual = [c.id for c in commits if _may_be_manual(c)]
         added = self._added_images(manual) if manual else {}
-        return [
-            Commit(c.id, c.time, c.author, c.message, c.paths, added[c.id]) if c.id in added else c
-            for c in commits
-        ]
+        return [replace(c, added_images=added[c.id]) if c.id in added else c for c in commits]
 
     def _added_images(self, shas: list[str]) -> dict[str, tuple[tuple[str, str], ...]]:
         """Digest-pinned image references each commit's diff added to a manifest."""

@@ -33,6 +33,7 @@ class Commit:
     message: str
     paths: tuple[str, ...]
     added_images: tuple[tuple[str, str], ...] = ()  # (repository, digest) its diff added
+    parents: tuple[str, ...] = ()
 
     @cached_property
     def trailers(self) -> dict[str, list[str]]:
@@ -95,6 +96,8 @@ def deploys_of(commit: Commit, find: Mapping[str, Commit]) -> list[Deploy]:
             )
             for repository, _, digest in (image.partition("@") for image in trailers["Image"])
         ]
+    if "Removed-Image" in trailers or "Hold" in trailers or "Release" in trailers:
+        return _requested(commit, when, paths, find)
     undone = find.get(commit.reverts or "")
     if undone is not None:
         # What the reverted promotion deployed is what this commit removed.
@@ -117,6 +120,44 @@ def deploys_of(commit: Commit, find: Mapping[str, Commit]) -> list[Deploy]:
         Deploy(commit.id, when, "manual", repository, digest, None, None, paths, commit.author)
         for repository, digest in dict.fromkeys(commit.added_images)
     ]
+
+
+def _requested(
+    commit: Commit, when: str, paths: tuple[str, ...], find: Mapping[str, Commit]
+) -> list[Deploy]:
+    """The deploys of a `promoter rollback`, `hold` or `release` commit, from its trailers."""
+    trailers = commit.trailers
+    sources = {
+        d.build_id: d.source_commit
+        for sha in trailers.get("Rollback-Of", [])
+        if sha in find
+        for d in deploys_of(find[sha], {})
+    }
+    builds = trailers.get("Removed-Build", [])
+    found = []
+    for n, image in enumerate(trailers.get("Removed-Image", [])):
+        repository, _, digest = image.partition("@")
+        build = builds[n] if n < len(builds) and builds[n] != "-" else None
+        found.append(
+            Deploy(
+                commit.id,
+                when,
+                "rollback",
+                repository,
+                digest or None,
+                build,
+                sources.get(build),
+                paths,
+                commit.author,
+            )
+        )
+    for kind in ("Hold", "Release"):
+        globs = tuple(trailers.get(f"{kind}-Path", []))
+        found += [
+            Deploy(commit.id, when, kind.lower(), image, None, None, None, globs, commit.author)
+            for image in dict.fromkeys(trailers.get(kind, []))
+        ]
+    return found
 
 
 def history(

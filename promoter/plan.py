@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from promoter import ledger as ledger_file
 from promoter.audit import FileChange
 from promoter.errors import ManifestError
 from promoter.events import BuildEvent
+from promoter.holds import NO_HOLDS, Hold, Holds
 from promoter.images import ImageRef
 from promoter.ledger import Ledger, Record
 from promoter.manifests import Manifest
@@ -37,12 +38,14 @@ def plan(
     ledger: Ledger,
     rolled_back: Collection[str] = (),
     unreadable: Collection[str] = (),
+    holds: Holds = NO_HOLDS,
 ) -> Plan:
     """Turn `event` into edits of `files` (candidate manifests, path -> text).
 
     `rolled_back` names the files this very build was promoted into before: it is not written
     there again, so that reverting a promotion sticks when its message is delivered again.
     `unreadable`: candidates that could not be read at all ("PATH: why"), said in the reason.
+    `holds`: images held in some files, and digests a rollback removed: neither is written.
     """
     if not event.promotable:
         return Plan("ignored", f"build status is {event.status}, only SUCCESS promotes")
@@ -54,7 +57,17 @@ def plan(
         return Plan(
             "ignored", f"promoter.yaml promotes none of the build's images from branch {branch}"
         )
-    return _edit(event, wanted, files, ledger, frozenset(rolled_back), list(unreadable))
+    removed = [holds.removed(image.repository, image.digest) for image, _ in wanted.values()]
+    notes = [f"{r.repository}@{r.digest} was rolled back" for r in removed if r is not None]
+    wanted = {repository: w for repository, w in wanted.items() if not _removed(w[0], holds)}
+    if not wanted:
+        return Plan("ignored", f"rolled back: {'; '.join(notes)}")
+    decided = _edit(event, wanted, files, ledger, frozenset(rolled_back), list(unreadable), holds)
+    return replace(decided, reason=decided.reason + "".join(f"; {n}" for n in notes))
+
+
+def _removed(image: ImageRef, holds: Holds) -> bool:
+    return holds.removed(image.repository, image.digest) is not None
 
 
 _Wanted = dict[str, tuple[ImageRef, tuple[ImageRule, ...] | None]]
@@ -76,15 +89,21 @@ def _edit(
     ledger: Ledger,
     rolled_back: frozenset[str],
     skipped: list[str],
+    holds: Holds,
 ) -> Plan:
     new_files: dict[str, str] = {}
     changes: list[FileChange] = []
-    found, kept, left_out = False, [], []
+    found, kept, left_out, held = False, [], [], list[Hold]()
     for path in sorted(files):
         images = _images_for(path, wanted)
         if not images:
             left_out.append(path)
             continue
+        free = {r: image for r, image in images.items() if holds.holding(r, path) is None}
+        held += [hold for r in images if (hold := holds.holding(r, path)) and r not in free]
+        if not free:
+            continue
+        images = free
         try:
             manifest = Manifest.read(files[path], images, path=path)
             sites = manifest.sites
@@ -108,6 +127,10 @@ def _edit(
     if kept:
         note += f"; kept the rollback of build {event.build_id} in {', '.join(kept)}"
     warning = bool(skipped)
+    if not found and held:  # every file naming the images holds them: not remembered as done
+        return Plan("ignored", f"held: {_held(held)}{skips}", warning=warning)
+    if held:
+        note += f"; held: {_held(held)}"
     if not found:
         names = ", ".join(sorted(wanted))
         if left_out and not skipped and len(left_out) == len(files):
@@ -136,6 +159,14 @@ def _edit(
         tuple(changes),
         warning,
     )
+
+
+def _held(holds: list[Hold]) -> str:
+    said = []
+    for hold in dict.fromkeys(holds):
+        why = f" ({hold.reason})" if hold.reason else ""
+        said.append(f"{hold.repository} is held in {hold.path}{why}")
+    return "; ".join(said)
 
 
 def _left_out(names: str, paths: list[str], wanted: _Wanted) -> str:

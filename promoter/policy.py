@@ -107,24 +107,30 @@ def _rule(entry: Any, where: str) -> ImageRule:
     repository = fields.get("repository")
     if not isinstance(repository, str):
         raise ConfigError(f"{where}.repository: expected an image repository (string)")
+    check_repository(repository, f"{where}.repository")
+    paths = _strings(fields.get("paths", []), f"{where}.paths")
+    for pattern in paths:
+        check_glob(pattern, f"{where}.paths")
+    return ImageRule(repository, paths, _strings(fields.get("branches", []), f"{where}.branches"))
+
+
+def check_repository(repository: str, where: str) -> None:
+    """Raise ConfigError unless `repository` is an image repository without tag or digest."""
     try:
         parsed = Reference.parse(repository)
     except ValueError:
         parsed = None
     if parsed is None or parsed.repository != repository:
-        raise ConfigError(
-            f"{where}.repository: expected a repository without tag, got {repository!r}"
-        )
-    paths = _strings(fields.get("paths", []), f"{where}.paths")
-    for pattern in paths:
-        if pattern.startswith("/") or ".." in pattern.split("/"):
-            raise ConfigError(
-                f"{where}.paths: {pattern!r} must stay inside the repo (no '/' or '..')"
-            )
-        never = _never_matches(pattern)
-        if never:
-            raise ConfigError(f"{where}.paths: {pattern!r} can never match a file: {never}")
-    return ImageRule(repository, paths, _strings(fields.get("branches", []), f"{where}.branches"))
+        raise ConfigError(f"{where}: expected a repository without tag, got {repository!r}")
+
+
+def check_glob(pattern: str, where: str) -> None:
+    """Raise ConfigError unless `pattern` is a glob of repo paths that can match a file."""
+    if pattern.startswith("/") or ".." in pattern.split("/"):
+        raise ConfigError(f"{where}: {pattern!r} must stay inside the repo (no '/' or '..')")
+    never = _never_matches(pattern)
+    if never:
+        raise ConfigError(f"{where}: {pattern!r} can never match a file: {never}")
 
 
 def _never_matches(pattern: str) -> str | None:

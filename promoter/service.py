@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import random
 import time
-from dataclasses import dataclass, replace
-from typing import Any
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from functools import partial
+from typing import Any, Literal
 
 from promoter import ledger as ledger_file
 from promoter.audit import FileChange, commit_message
@@ -20,8 +22,10 @@ from promoter.errors import (
 )
 from promoter.events import BuildEvent, check_create_time, from_envelope
 from promoter.gitrepo import Blob, Workspace
+from promoter.holds import HOLDS_PATH, ROLLED_BACK_PATH, Holds
 from promoter.ledger import Ledger
-from promoter.plan import Outcome, Plan, plan
+from promoter.plan import Outcome as EventOutcome
+from promoter.plan import Plan, plan
 from promoter.policy import Policy, follow_link
 from promoter.settings import Settings
 from promoter.verify import NOT_VERIFIED, differences, untrusted
@@ -36,6 +40,9 @@ _BACKOFF_CAP = 2.0
 # with backoff between, the lock was left by a crash and retrying at once cannot help.
 LOCKED_ATTEMPTS = 3
 MAX_POLICY_LINKS = 8  # as many symlinks in a row as a policy may go through
+
+
+Outcome = EventOutcome | Literal["rolled-back", "held", "released"]
 
 
 @dataclass(frozen=True)
@@ -59,6 +66,19 @@ class Result:
         }
 
 
+@dataclass(frozen=True)
+class Proposal:
+    """What one attempt decided: its result, and the files and message to commit (if any)."""
+
+    result: Result
+    files: Mapping[str, bytes] = field(default_factory=dict)
+    message: str = ""
+
+
+Decide = Callable[[Workspace, str], Proposal]
+"""Look at the fetched tip of the workspace and say what to commit on it."""
+
+
 def promote(event: BuildEvent, settings: Settings) -> Result:
     """Apply `event` to the config repo, retrying from a fresh tip while the push is rejected."""
     if not event.promotable or not event.images:
@@ -70,11 +90,16 @@ def promote(event: BuildEvent, settings: Settings) -> Result:
         if actual is None:
             return Result("ignored", reason)
         event = actual  # everything written comes from Cloud Build's answer
+    return apply(lambda workspace, tip: _proposal(workspace, tip, event, settings), settings)
+
+
+def apply(decide: Decide, settings: Settings) -> Result:
+    """Decide on a fresh tip, commit and push; again from a fresh tip while the push is rejected."""
     started = time.monotonic()
     locked = 0
     for attempt in range(1, settings.max_attempts + 1):
         try:
-            return _attempt(event, settings, attempt)
+            return _attempt(decide, settings, attempt)
         except PushRejected as err:
             locked = locked + 1 if isinstance(err, RemoteLocked) else 0
             if locked >= LOCKED_ATTEMPTS:
@@ -102,13 +127,13 @@ def _verified(event: BuildEvent, settings: Settings) -> tuple[BuildEvent | None,
     return replace(actual, name=event.name), ""
 
 
-def _attempt(event: BuildEvent, settings: Settings, attempt: int) -> Result:
-    """One fetch-plan-commit-push; a damaged workspace is discarded and cloned again, once."""
+def _attempt(decide: Decide, settings: Settings, attempt: int) -> Result:
+    """One fetch-decide-commit-push; a damaged workspace is discarded and cloned again, once."""
     try:
-        return _attempt_in(event, settings, attempt, fresh=False)
+        return _attempt_in(decide, settings, attempt, fresh=False)
     except WorkspaceDamaged as damaged:
         try:
-            result = _attempt_in(event, settings, attempt, fresh=True)
+            result = _attempt_in(decide, settings, attempt, fresh=True)
         except WorkspaceDamaged as again:
             # A fresh clone fails the same way: the cause is not the workspace (the remote, or
             # a bug of ours), so say what it is.
@@ -116,49 +141,67 @@ def _attempt(event: BuildEvent, settings: Settings, attempt: int) -> Result:
         return replace(result, healed=str(damaged))
 
 
-def _attempt_in(event: BuildEvent, settings: Settings, attempt: int, *, fresh: bool) -> Result:
+def _attempt_in(decide: Decide, settings: Settings, attempt: int, *, fresh: bool) -> Result:
     with Workspace.open(
         settings.workdir, settings.remote, timeout=settings.git_timeout, fresh=fresh
     ) as workspace:
         tip = workspace.fetch(moved=attempt > 1)
-        decided = _plan_at(workspace, tip, event, settings)
-        if decided.outcome != "promoted" or settings.dry_run:
-            return Result(
-                decided.outcome, decided.reason, None, decided.changes, attempt, decided.warning
-            )
-        message = commit_message(event, decided.changes, skip_ci=settings.skip_ci)
-        files = {path: text.encode() for path, text in decided.files.items()}
-        commit = workspace.commit(tip, files, message=message, identity=settings.identity)
+        proposal = decide(workspace, tip)
+        result = replace(proposal.result, attempts=attempt)
+        if not proposal.files or settings.dry_run:
+            return result
+        commit = workspace.commit(
+            tip, proposal.files, message=proposal.message, identity=settings.identity
+        )
         workspace.push(commit)
-        return Result("promoted", decided.reason, commit, decided.changes, attempt, decided.warning)
+        return replace(result, commit=commit)
+
+
+def _proposal(workspace: Workspace, tip: str, event: BuildEvent, settings: Settings) -> Proposal:
+    decided = _plan_at(workspace, tip, event, settings)
+    result = Result(decided.outcome, decided.reason, None, decided.changes, warning=decided.warning)
+    if decided.outcome != "promoted":
+        return Proposal(result)
+    message = commit_message(event, decided.changes, skip_ci=settings.skip_ci)
+    files = {path: text.encode() for path, text in decided.files.items()}
+    return Proposal(result, files, message)
 
 
 def _plan_at(workspace: Workspace, tip: str, event: BuildEvent, settings: Settings) -> Plan:
-    own = (settings.policy_path, ledger_file.PATH)
+    own = (settings.policy_path, ledger_file.PATH, HOLDS_PATH, ROLLED_BACK_PATH)
     named = workspace.manifests_naming(tip, {i.repository for i in event.images})
     # One listing for our own files and the candidates; the commit reuses it for file modes.
     blobs = {b.path: b for b in workspace.blobs(tip, [*own, *sorted(named)])}
+    holds = read_holds(workspace, blobs)
     policy_text = _policy_text(workspace, tip, settings)
     policy = Policy.from_yaml(policy_text, path=settings.policy_path) if policy_text else Policy()
     refused = untrusted(event, policy.trust, verified=settings.verify_builds)
     if refused is not None:  # decided before any manifest is read
         return Plan("ignored", refused)
     files, unreadable = _read_candidates(workspace, [blobs[p] for p in named if p in blobs], own)
-    ledger_blob = blobs.get(ledger_file.PATH)
-    ledger = Ledger.from_text(_text(workspace, ledger_blob) if ledger_blob else None)
-    decided = plan(event, policy=policy, files=files, ledger=ledger, unreadable=unreadable)
+    ledger = Ledger.from_text(file_text(workspace, blobs, ledger_file.PATH))
+    decide = partial(
+        plan, event, policy=policy, files=files, ledger=ledger, unreadable=unreadable, holds=holds
+    )
+    decided = decide()
     if decided.outcome == "promoted":
         rolled_back = _rolled_back(workspace, tip, event)
         if rolled_back:
-            decided = plan(
-                event,
-                policy=policy,
-                files=files,
-                ledger=ledger,
-                rolled_back=rolled_back,
-                unreadable=unreadable,
-            )
+            decided = decide(rolled_back=rolled_back)
     return decided
+
+
+def read_holds(workspace: Workspace, blobs: Mapping[str, Blob]) -> Holds:
+    """The holds and rolled-back digests among `blobs` (the tip's listing of our own files)."""
+    return Holds.from_text(
+        file_text(workspace, blobs, HOLDS_PATH), file_text(workspace, blobs, ROLLED_BACK_PATH)
+    )
+
+
+def file_text(workspace: Workspace, blobs: Mapping[str, Blob], path: str) -> str | None:
+    """The text of `path` if `blobs` lists it, else None."""
+    blob = blobs.get(path)
+    return _text(workspace, blob) if blob else None
 
 
 def _policy_text(workspace: Workspace, tip: str, settings: Settings) -> str | None:

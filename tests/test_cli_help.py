@@ -9,7 +9,7 @@ import pytest
 
 from .conftest import run_cli
 
-COMMANDS = ["dev", "simulate", "promote", "listen", "history"]
+COMMANDS = ["dev", "simulate", "promote", "listen", "history", "rollback", "hold", "release"]
 
 
 def test_the_help_says_what_the_tool_does_and_lists_the_commands_in_order():
