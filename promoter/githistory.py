@@ -16,6 +16,11 @@ from promoter.manifests import MANIFEST_PATHSPECS, is_manifest
 _FIRST_WINDOW = 100  # commits read (and fetched, if missing) the first time; then 4 times more
 Commits = tuple[list[Commit], dict[str, Commit]]  # newest first; and commits they revert
 _ADDED_IMAGE = re.compile(r"([A-Za-z0-9][A-Za-z0-9._/:-]*[A-Za-z0-9])@(sha256:[0-9a-f]{64})")
+# Lines of context around each change: enough to hold a kustomize entry's `name:` and `newName:`
+# above the `digest:` a person changed.
+_CONTEXT = 3
+_NAME_FIELD = re.compile(r"\s*(?:-\s+)?(name|newName|repository):\s*[\"']?([^\"'\s#]+)")
+_DIGEST_FIELD = re.compile(r"\s*(?:-\s+)?digest:\s*[\"']?(sha256:[0-9a-f]{64})\b")
 _SHOW_BATCH = 500  # commits per `git show`: well under any command line's limit
 
 
@@ -67,21 +72,43 @@ class HistoryReader(GitDir):
         added: dict[str, tuple[tuple[str, str], ...]] = {}
         for start in range(0, len(shas), _SHOW_BATCH):
             out = self._git(
-                "show", "-U0", "--no-color", "--no-ext-diff", "--format=%x1e%H",
+                "show", f"-U{_CONTEXT}", "--no-color", "--no-ext-diff", "--format=%x1e%H",
                 *shas[start : start + _SHOW_BATCH], "--", *MANIFEST_PATHSPECS,
             )  # fmt: skip
             for chunk in out.split("\x1e")[1:]:
                 sha, _, diff = chunk.partition("\n")
-                pairs = [
-                    pair
-                    for line in diff.splitlines()
-                    if line.startswith("+") and "@sha256:" in line
-                    for match in _ADDED_IMAGE.finditer(line)
-                    if (pair := _pinned(match[1], match[2])) is not None
-                ]
+                pairs = _added_in(diff.splitlines())
                 if pairs:
                     added[sha] = tuple(pairs)
         return added
+
+
+def _added_in(diff: list[str]) -> list[tuple[str, str]]:
+    """(repository, digest) pairs the diff's added lines pin: `repo@sha256:...` in one line, or
+    a `digest:` field under the `name`/`newName` (kustomize) or `repository` (Helm values) that
+    the lines just before it give."""
+    pairs = []
+    names: dict[str, str] = {}
+    for line in diff:
+        if line.startswith(("@@", "diff ", "---", "+++")):
+            names = {}
+            continue
+        if line.startswith("-"):
+            continue
+        text = line[1:]
+        field = _NAME_FIELD.match(text)
+        if field:
+            if field[1] == "name" or text.lstrip().startswith("- "):
+                names = {}  # a new kustomize entry
+            names[field[1]] = field[2]
+        if not line.startswith("+"):
+            continue
+        pairs += [p for m in _ADDED_IMAGE.finditer(text) if (p := _pinned(m[1], m[2]))]
+        digest = _DIGEST_FIELD.match(text)
+        name = names.get("newName") or names.get("repository") or names.get("name")
+        if digest and name and (pair := _pinned(name, digest[1])):
+            pairs.append(pair)
+    return pairs
 
 
 def _pinned(reference: str, digest: str) -> tuple[str, str] | None:

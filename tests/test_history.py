@@ -95,6 +95,31 @@ def test_a_persons_commit_that_pins_a_digest_is_a_manual_deploy(make_config_repo
     assert found[0]["build_id"] is None
 
 
+def test_a_kustomize_or_helm_digest_set_by_hand_is_a_manual_deploy(make_config_repo, tmp_path):
+    values = f"image:\n  repository: {OTHER}\n  tag: '1'\n  digest: {{}}\n"
+    remote = make_config_repo({"charts/other/values.yaml": values.format(digest_of("old"))})
+    promoted(remote, tmp_path / "w", 0)
+    clone = tmp_path / "clone"
+    git("clone", "-q", remote, clone)
+    kustomization = clone / "clusters/dev/kustomization.yaml"
+    text = kustomization.read_text()
+    assert f"digest: {digest_of(0)}" in text  # the promotion wrote the entry's digest field
+    kustomization.write_text(text.replace(digest_of(0), digest_of("by-hand")))
+    person(clone, "commit", "-qam", "Pin dev by hand")
+    (clone / "charts/other/values.yaml").write_text(values.format(digest_of("new")))
+    person(clone, "commit", "-qam", "Pin other by hand")
+    (clone / "charts/other/values.yaml").write_text(values.format(digest_of("new")) + "# note\n")
+    person(clone, "commit", "-qam", "A comment: no digest added")
+    person(clone, "push", "-q", "origin", "HEAD:main")
+    found = history_cli(remote, tmp_path / "reader")
+    assert [(d["kind"], d["image"], d["digest"]) for d in found] == [
+        ("manual", OTHER, digest_of("new")),
+        ("manual", WEB, digest_of("by-hand")),
+        ("promotion", WEB, digest_of(0)),
+        ("manual", OTHER, digest_of("old")),  # the seed commit pinned it
+    ]
+
+
 def test_image_and_path_filters(make_config_repo, tmp_path):
     pod = (
         f"apiVersion: v1\nkind: Pod\nspec:\n  containers:\n    - name: o\n      image: {OTHER}:1\n"
