@@ -17,10 +17,10 @@ from promoter.gitrepo import Workspace
 from promoter.history import Commit
 from promoter.holds import EVERYWHERE, HOLDS_PATH, ROLLED_BACK_PATH, Hold, Holds
 from promoter.ledger import Ledger
-from promoter.policy import check_glob, check_repository
 from promoter.rollback import restore
 from promoter.service import Proposal, Result, apply, file_text, read_holds
 from promoter.settings import Settings
+from promoter.yamlcheck import check_glob, check_repository
 
 _OWN = (ledger_file.PATH, HOLDS_PATH, ROLLED_BACK_PATH)
 _MIN_PREFIX = 7  # --to-commit: as short as `git log --oneline` shows

@@ -8,6 +8,7 @@ from typing import Literal
 
 from promoter import ledger as ledger_file
 from promoter.audit import FileChange
+from promoter.environments import entry_environments
 from promoter.errors import ManifestError
 from promoter.events import BuildEvent
 from promoter.holds import NO_HOLDS, Hold, Holds
@@ -62,8 +63,25 @@ def plan(
     wanted = {repository: w for repository, w in wanted.items() if not _removed(w[0], holds)}
     if not wanted:
         return Plan("ignored", f"rolled back: {'; '.join(notes)}")
+    later = sorted(path for path in files if not policy.takes_builds(path))
+    if later:  # files of environments fed by another: `promote-env` writes them, not builds
+        files = {path: text for path, text in files.items() if path not in later}
+        if not files and not unreadable:
+            return Plan("ignored", _not_an_entry(policy, later))
+        notes.append(f"left {len(later)} file(s) outside the entry environments")
     decided = _edit(event, wanted, files, ledger, frozenset(rolled_back), list(unreadable), holds)
     return replace(decided, reason=decided.reason + "".join(f"; {n}" for n in notes))
+
+
+def _not_an_entry(policy: Policy, paths: list[str]) -> str:
+    entries = ", ".join(
+        f"{env.name} ({', '.join(env.paths)})" for env in entry_environments(policy.environments)
+    )
+    listed = ", ".join(paths[:5]) + (f" and {len(paths) - 5} more" if len(paths) > 5 else "")
+    return (
+        f"builds promote only into {entries or 'no environment'}, not into {listed}"
+        " (promoter promote-env feeds the later environments)"
+    )
 
 
 def _removed(image: ImageRef, holds: Holds) -> bool:

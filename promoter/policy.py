@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import fnmatch
 import posixpath
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,12 +12,13 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 from wcmatch import glob
 
+from promoter.environments import Environment, environment_of, parse_environments
 from promoter.errors import ConfigError
-from promoter.images import Reference
+from promoter.yamlcheck import check_glob, check_repository, mapping, strings
 
 DEFAULT_PATH = "promoter.yaml"
 _GLOB_FLAGS = glob.GLOBSTAR | glob.DOTGLOB | glob.BRACE  # `overlays/{dev,staging}/**`
-_TOP_KEYS = frozenset({"images", "trust"})
+_TOP_KEYS = frozenset({"images", "trust", "environments"})
 _RULE_KEYS = frozenset({"repository", "paths", "branches"})
 _TRUST_KEYS = frozenset({"verify", "projects", "triggers", "requireProvenance"})
 _VERIFIERS = ("cloudbuild",)
@@ -59,6 +59,7 @@ class Policy:
 
     rules: tuple[ImageRule, ...] | None = None
     trust: Trust = Trust()
+    environments: tuple[Environment, ...] = ()  # none: build events may write anywhere
 
     @classmethod
     def from_yaml(cls, text: str, *, path: str = DEFAULT_PATH) -> Policy:
@@ -71,10 +72,15 @@ class Policy:
             raise ConfigError(f"{path}: not readable YAML: {_one_line(err)}") from None
         if data is None:
             return cls()
-        top = _mapping(data, f"{path}", _TOP_KEYS)
+        top = mapping(data, f"{path}", _TOP_KEYS)
         trust = _trust(top["trust"], f"{path}: trust") if "trust" in top else Trust()
+        environments = (
+            parse_environments(top["environments"], f"{path}: environments")
+            if "environments" in top
+            else ()
+        )
         if "images" not in top:
-            return cls(None, trust)
+            return cls(None, trust, environments)
         entries = top["images"]
         if entries is None or entries == []:  # every entry commented out: not "every image"
             raise ConfigError(
@@ -83,7 +89,14 @@ class Policy:
         if not isinstance(entries, list):
             raise ConfigError(f"{path}: images: expected a list of entries")
         rules = tuple(_rule(e, f"{path}: images[{i}]") for i, e in enumerate(entries))
-        return cls(rules, trust)
+        return cls(rules, trust, environments)
+
+    def takes_builds(self, path: str) -> bool:
+        """True when build events may write `path`: anywhere, or in an entry environment."""
+        if not self.environments:
+            return True
+        env = environment_of(self.environments, path)
+        return env is not None and env.source is None
 
     def rules_for(self, repository: str, branch: str | None) -> tuple[ImageRule, ...] | None:
         """The rules that let a build of `branch` promote `repository`; None means unrestricted."""
@@ -103,49 +116,19 @@ def follow_link(path: str, target: str) -> str:
 
 
 def _rule(entry: Any, where: str) -> ImageRule:
-    fields = _mapping(entry, where, _RULE_KEYS)
+    fields = mapping(entry, where, _RULE_KEYS)
     repository = fields.get("repository")
     if not isinstance(repository, str):
         raise ConfigError(f"{where}.repository: expected an image repository (string)")
     check_repository(repository, f"{where}.repository")
-    paths = _strings(fields.get("paths", []), f"{where}.paths")
+    paths = strings(fields.get("paths", []), f"{where}.paths")
     for pattern in paths:
         check_glob(pattern, f"{where}.paths")
-    return ImageRule(repository, paths, _strings(fields.get("branches", []), f"{where}.branches"))
-
-
-def check_repository(repository: str, where: str) -> None:
-    """Raise ConfigError unless `repository` is an image repository without tag or digest."""
-    try:
-        parsed = Reference.parse(repository)
-    except ValueError:
-        parsed = None
-    if parsed is None or parsed.repository != repository:
-        raise ConfigError(f"{where}: expected a repository without tag, got {repository!r}")
-
-
-def check_glob(pattern: str, where: str) -> None:
-    """Raise ConfigError unless `pattern` is a glob of repo paths that can match a file."""
-    if pattern.startswith("/") or ".." in pattern.split("/"):
-        raise ConfigError(f"{where}: {pattern!r} must stay inside the repo (no '/' or '..')")
-    never = _never_matches(pattern)
-    if never:
-        raise ConfigError(f"{where}: {pattern!r} can never match a file: {never}")
-
-
-def _never_matches(pattern: str) -> str | None:
-    """Why `pattern` can match no repo path (they are like `overlays/dev/app.yaml`), if so."""
-    if pattern.startswith("./"):
-        return f"paths start at the repo's root, without './' (write {pattern[2:]!r})"
-    if pattern.endswith("/"):
-        return f"a folder's files are {pattern + '**'!r}"
-    if "//" in pattern or "/./" in pattern or pattern.endswith("/."):
-        return "a path has no empty or '.' parts"
-    return None
+    return ImageRule(repository, paths, strings(fields.get("branches", []), f"{where}.branches"))
 
 
 def _trust(value: Any, where: str) -> Trust:
-    fields = _mapping(value, where, _TRUST_KEYS)
+    fields = mapping(value, where, _TRUST_KEYS)
     verify = fields.get("verify")
     if verify is not None and verify not in _VERIFIERS:
         raise ConfigError(f"{where}.verify: expected {' or '.join(_VERIFIERS)}, got {verify!r}")
@@ -154,26 +137,10 @@ def _trust(value: Any, where: str) -> Trust:
         raise ConfigError(f"{where}.requireProvenance: expected true or false")
     return Trust(
         verify,
-        _strings(fields.get("projects", []), f"{where}.projects"),
-        _strings(fields.get("triggers", []), f"{where}.triggers"),
+        strings(fields.get("projects", []), f"{where}.projects"),
+        strings(fields.get("triggers", []), f"{where}.triggers"),
         provenance,
     )
-
-
-def _mapping(value: Any, where: str, allowed: frozenset[str]) -> Mapping[str, Any]:
-    if not isinstance(value, dict):
-        raise ConfigError(f"{where}: expected a mapping")
-    for key in value:
-        if key not in allowed:
-            known = ", ".join(sorted(allowed))
-            raise ConfigError(f"{where}: unknown key {key!r} (expected one of: {known})")
-    return value
-
-
-def _strings(value: Any, where: str) -> tuple[str, ...]:
-    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-        raise ConfigError(f"{where}: expected a list of non-empty strings")
-    return tuple(value)
 
 
 def _one_line(err: Exception) -> str:

@@ -10,6 +10,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "promoter"
 PURE = [
     "audit",
+    "environments",
     "errors",
     "events",
     "history",
@@ -21,6 +22,7 @@ PURE = [
     "policy",
     "rollback",
     "verify",
+    "yamlcheck",
     "yamldocs",
 ]
 FORBIDDEN = {

@@ -1,0 +1,94 @@
+"""promoter.yaml's `environments:`, parsed strictly; build events land only in entry ones."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from promoter.environments import ArgoApp, Environment
+from promoter.errors import ConfigError
+from promoter.policy import Policy
+
+from .conftest import WEB, build, digest_of, promote_cli, show
+
+EXAMPLE = """\
+environments:
+  - name: dev
+    paths: ["clusters/dev/**"]
+    argocd: {app: cart-dev, namespace: argocd}
+  - name: prod
+    paths: ["clusters/prod/**"]
+    from: dev                 # gets what dev runs, never straight from a build
+    auto: false
+    requireHealthy: true
+    soak: 1h30m
+"""
+
+
+def test_the_issues_example_parses():
+    dev, prod = Policy.from_yaml(EXAMPLE).environments
+    assert dev == Environment("dev", ("clusters/dev/**",), ArgoApp("cart-dev", "argocd"))
+    assert prod == Environment(
+        "prod", ("clusters/prod/**",), None, "dev", auto=False, require_healthy=True,
+        soak_seconds=5400,
+    )  # fmt: skip
+    assert dev.covers("clusters/dev/a/b.yaml") and not dev.covers("clusters/prod/x.yaml")
+
+
+def env(name: str, **fields: object) -> dict[str, object]:
+    return {"name": name, "paths": [f"clusters/{name}/**"], **fields}
+
+
+@pytest.mark.parametrize(
+    ("environments", "expected"),
+    [
+        ([env("dev", colour="red")], "environments[0]: unknown key 'colour'"),
+        ([env("dev"), env("prod", **{"from": "qa"})], "environments[1].from: no environment 'qa'"),
+        (
+            [env("a", **{"from": "b"}), env("b", **{"from": "a"})],
+            "environments: `from` goes round in a cycle: a -> b -> a",
+        ),
+        ([env("dev"), env("dev")], "environments[1].name: 'dev' is named twice"),
+        ([env("dev", **{"from": "dev"})], "environments[0].from: environment 'dev' cannot come"),
+        (
+            [env("dev"), env("prod", soak="soon", **{"from": "dev"})],
+            "environments[1].soak: expected a duration like 30m",
+        ),
+        ([env("dev", requireHealthy=True)], "environments[0].requireHealthy: only for an"),
+        ([env("dev", auto="yes")], "environments[0].auto: expected true or false"),
+        ([{"name": "dev"}], "environments[0].paths: required"),
+        ([env("Prod")], "environments[0].name: expected a lowercase name"),
+        ([env("dev", argocd={"name": "x"})], "environments[0].argocd: unknown key 'name'"),
+        ([], "environments: expected a list of environments"),
+    ],
+)
+def test_bad_environments_are_config_errors_naming_the_problem(environments, expected):
+    text = json.dumps({"environments": environments})
+    with pytest.raises(ConfigError) as raised:
+        Policy.from_yaml(text)
+    assert str(raised.value).startswith(f"promoter.yaml: {expected}"), str(raised.value)
+
+
+def test_build_events_promote_only_into_entry_environments(make_config_repo, tmp_path):
+    remote = make_config_repo({"promoter.yaml": EXAMPLE})
+    prod_before = show(remote, "clusters/prod/deployment.yaml")
+    done = promote_cli(build(digest=digest_of(1)), remote, tmp_path / "w")
+    result = json.loads(done.stdout)
+    assert result["outcome"] == "promoted", done.stderr
+    assert {c["path"] for c in result["changes"]} == {
+        "clusters/dev/deployment.yaml",
+        "clusters/dev/kustomization.yaml",
+    }
+    assert result["reason"].endswith("; left 1 file(s) outside the entry environments")
+    assert show(remote, "clusters/prod/deployment.yaml") == prod_before
+
+
+def test_an_event_naming_only_later_environments_is_ignored_saying_why(make_config_repo, tmp_path):
+    only_prod = EXAMPLE.replace('paths: ["clusters/dev/**"]', 'paths: ["apps/dev/**"]')
+    remote = make_config_repo({"promoter.yaml": only_prod})
+    done = promote_cli(build(image=WEB), remote, tmp_path / "w")
+    result = json.loads(done.stdout)
+    assert result["outcome"] == "ignored"
+    assert result["reason"].startswith("builds promote only into dev (apps/dev/**), not into ")
+    assert result["reason"].endswith("(promoter promote-env feeds the later environments)")
