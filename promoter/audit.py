@@ -59,6 +59,31 @@ def rollback_message(
     return _message(f"Roll back {gone} to {back}", reason, _changes(changes), lines, skip_ci)
 
 
+def carry_message(
+    target: str,
+    source: str,
+    changes: Sequence[FileChange],
+    *,
+    images: Sequence[tuple[str, str, str, str | None]],
+    forced: Sequence[str] = (),
+    skip_ci: bool = True,
+) -> str:
+    """A `promoter promote-env` commit; `images`: (repository, digest, build, source commit)."""
+    names = ", ".join(f"{_short_name(r)}@{d[7:19]}" for r, d, _, _ in images)
+    summary = f"From environment {source}" + (
+        f", gates forced: {', '.join(forced)}." if forced else "."
+    )
+    lines = [f"Environment: {target}", f"From-Environment: {source}"]
+    lines += [f"From-Commit: {c}" for c in dict.fromkeys(c for *_, c in images if c)]
+    lines += [f"Build-Id: {b}" for b in dict.fromkeys(b for _, _, b, _ in images)]
+    lines += [f"Image: {r}@{d}" for r, d, _, _ in images]
+    lines += [f"Forced: {', '.join(forced)}"] if forced else []
+    body = _changes(changes)
+    return _message(
+        f"Promote {names} to {target} (from {source})", "", summary + "\n\n" + body, lines, skip_ci
+    )
+
+
 def hold_message(hold: Hold, *, skip_ci: bool = True) -> str:
     """A `promoter hold` commit."""
     where = "" if hold.path == EVERYWHERE else f" in {hold.path}"

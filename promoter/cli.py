@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from promoter.errors import PermanentError, TransientError
+from promoter.errors import GateClosed, PermanentError, TransientError
 
 if TYPE_CHECKING:
     from promoter.githistory import Commits
@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from promoter.settings import Settings
 
 EXIT_INVALID = 2
+EXIT_GATE = 3  # a promotion gate is not met: nothing was written
 EXIT_TRANSIENT = 75  # EX_TEMPFAIL: try again later
 
 
@@ -29,6 +30,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PermanentError as err:
         print(f"promoter: error: {err}", file=sys.stderr)
         return EXIT_INVALID
+    except GateClosed as err:
+        print(f"promoter: {err}", file=sys.stderr)
+        return EXIT_GATE
     except TransientError as err:
         print(f"promoter: temporary failure, try again: {err}", file=sys.stderr)
         return EXIT_TRANSIENT
@@ -98,6 +102,18 @@ def history_command(args: argparse.Namespace) -> int:
         print(table(deploys))
     else:
         print("no deploys found", file=sys.stderr)
+    return 0
+
+
+def promote_env_command(args: argparse.Namespace) -> int:
+    from promoter.envpromotion import Request, promote_env
+    from promoter.settings import Settings
+
+    settings = Settings.build(
+        repo=args.repo, branch=args.branch, policy=args.policy, workdir=args.workdir
+    )
+    request = Request(args.to, args.source, args.image, args.force)
+    print(json.dumps(promote_env(settings, request).to_json()))
     return 0
 
 
@@ -173,9 +189,9 @@ which Argo CD then applies. The config repo's git log is the deploy audit trail.
 
 Try it locally with `promoter dev` and `promoter simulate`; run it with `promoter promote` (one
 event), `promoter listen` (a Pub/Sub pull subscription) or as the Cloud Function in
-promoter/main.py; see what was deployed with `promoter history`; undo a deploy with `promoter
-rollback`, and stop an image from being promoted with `promoter hold` (until `promoter
-release`)."""
+promoter/main.py. Carry a digest from one environment to the next with `promoter promote-env`;
+see what was deployed with `promoter history`; undo a deploy with `promoter rollback`; stop an
+image from being promoted with `promoter hold` (until `promoter release`)."""
 
 EXAMPLES = {
     "dev": "promoter dev                      # config repo, function server, emulator if present",
@@ -188,6 +204,10 @@ EXAMPLES = {
     "history": (
         "promoter history --repo https://github.com/org/config.git \\\n"
         "    --image europe-west1-docker.pkg.dev/demo-shop/apps/web --path 'clusters/prod/**'"
+    ),
+    "promote-env": (
+        "promoter promote-env --repo https://github.com/org/config.git --to prod \\\n"
+        "    --image europe-west1-docker.pkg.dev/demo-shop/apps/web"
     ),
     "rollback": (
         "promoter rollback --repo https://github.com/org/config.git \\\n"
@@ -264,6 +284,20 @@ def _parser() -> argparse.ArgumentParser:
         "--max-in-flight", type=int, default=4, help="messages handled at once (default: 4)"
     )
     listen.set_defaults(run=listen_command)
+
+    promote_env = _command(
+        commands, "promote-env", "promote what one environment runs into the next, behind gates"
+    )
+    _config_repo(promote_env, "promote on", policy=True)
+    promote_env.add_argument("--to", required=True, help="the environment to promote into")
+    promote_env.add_argument(
+        "--from", dest="source", help="its source environment (default: its `from`)"
+    )
+    promote_env.add_argument("--image", help="only this image repository (default: all)")
+    promote_env.add_argument(
+        "--force", action="store_true", help="promote past closed gates (said in the commit)"
+    )
+    promote_env.set_defaults(run=promote_env_command)
 
     history = _command(commands, "history", "list deploys, newest first, from the commits")
     _config_repo(history, "read", policy=False)

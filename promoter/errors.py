@@ -35,6 +35,10 @@ class TransientError(PromoterError):
     """A passing failure: deliver the message again later."""
 
 
+class GateClosed(TransientError):
+    """A promotion gate is not met yet (not synced, still soaking, held): not now, maybe later."""
+
+
 class DeploymentError(TransientError):
     """The promoter's own settings are wrong: keep the messages until its deployment is fixed."""
 

@@ -18,11 +18,17 @@ from promoter.history import Commit
 from promoter.holds import EVERYWHERE, HOLDS_PATH, ROLLED_BACK_PATH, Hold, Holds
 from promoter.ledger import Ledger
 from promoter.rollback import restore
-from promoter.service import Proposal, Result, apply, file_text, read_holds
+from promoter.service import (
+    Proposal,
+    Result,
+    apply,
+    file_text,
+    read_state,
+    read_texts,
+)
 from promoter.settings import Settings
 from promoter.yamlcheck import check_glob, check_repository
 
-_OWN = (ledger_file.PATH, HOLDS_PATH, ROLLED_BACK_PATH)
 _MIN_PREFIX = 7  # --to-commit: as short as `git log --oneline` shows
 
 
@@ -97,9 +103,7 @@ def _rollback_at(
     hold_too: bool,
     reason: str,
 ) -> Proposal:
-    own = {b.path: b for b in workspace.blobs(tip, _OWN)}
-    ledger = Ledger.from_text(file_text(workspace, own, ledger_file.PATH))
-    holds = read_holds(workspace, own)
+    ledger, holds = read_state(workspace, tip)
     targets = sorted(workspace.manifests_naming(tip, {image}))
     if not targets:
         raise NothingToDo(f"nothing to roll back: no manifest on {tip[:12]} names {image}")
@@ -108,8 +112,8 @@ def _rollback_at(
     when = _now()
     done = restore(
         image,
-        now=_texts(workspace, tip, paths),
-        then=_texts(workspace, then, [p for p in paths if p in earlier]),
+        now=read_texts(workspace, tip, paths),
+        then=read_texts(workspace, then, [p for p in paths if p in earlier]),
         ledger=ledger,
         ledger_then=Ledger.from_text(file_text(workspace, earlier, ledger_file.PATH)),
         reason=reason,
@@ -229,18 +233,8 @@ def _promotes(commit: Commit, image: str, build: str) -> bool:
     return trailers.get("Build-Id") == [build] and image in images
 
 
-def _texts(workspace: Workspace, commit: str, paths: list[str]) -> dict[str, str]:
-    texts = {}
-    for blob in workspace.blobs(commit, paths):
-        try:
-            texts[blob.path] = workspace.read(blob).decode("utf-8")
-        except UnicodeDecodeError:
-            continue  # not a manifest we edit; the restoration names it as skipped
-    return texts
-
-
 def _holds(workspace: Workspace, tip: str) -> Holds:
-    return read_holds(workspace, {b.path: b for b in workspace.blobs(tip, _OWN)})
+    return read_state(workspace, tip)[1]
 
 
 def _branch(workspace: Workspace) -> str:

@@ -168,13 +168,12 @@ def _proposal(workspace: Workspace, tip: str, event: BuildEvent, settings: Setti
 
 
 def _plan_at(workspace: Workspace, tip: str, event: BuildEvent, settings: Settings) -> Plan:
-    own = (settings.policy_path, ledger_file.PATH, HOLDS_PATH, ROLLED_BACK_PATH)
+    own = (settings.policy_path, *STATE_FILES)
     named = workspace.manifests_naming(tip, {i.repository for i in event.images})
     # One listing for our own files and the candidates; the commit reuses it for file modes.
     blobs = {b.path: b for b in workspace.blobs(tip, [*own, *sorted(named)])}
     holds = read_holds(workspace, blobs)
-    policy_text = _policy_text(workspace, tip, settings)
-    policy = Policy.from_yaml(policy_text, path=settings.policy_path) if policy_text else Policy()
+    policy = read_policy(workspace, tip, settings)
     refused = untrusted(event, policy.trust, verified=settings.verify_builds)
     if refused is not None:  # decided before any manifest is read
         return Plan("ignored", refused)
@@ -191,6 +190,15 @@ def _plan_at(workspace: Workspace, tip: str, event: BuildEvent, settings: Settin
     return decided
 
 
+STATE_FILES = (ledger_file.PATH, HOLDS_PATH, ROLLED_BACK_PATH)  # the promoter's own, in the repo
+
+
+def read_state(workspace: Workspace, tip: str) -> tuple[Ledger, Holds]:
+    """The ledger, holds and rolled-back digests of `tip`."""
+    own = {b.path: b for b in workspace.blobs(tip, STATE_FILES)}
+    return Ledger.from_text(file_text(workspace, own, ledger_file.PATH)), read_holds(workspace, own)
+
+
 def read_holds(workspace: Workspace, blobs: Mapping[str, Blob]) -> Holds:
     """The holds and rolled-back digests among `blobs` (the tip's listing of our own files)."""
     return Holds.from_text(
@@ -198,10 +206,27 @@ def read_holds(workspace: Workspace, blobs: Mapping[str, Blob]) -> Holds:
     )
 
 
+def read_texts(workspace: Workspace, commit: str, paths: list[str]) -> dict[str, str]:
+    """The UTF-8 regular files among `paths` in `commit` (others are left out)."""
+    texts = {}
+    for blob in workspace.blobs(commit, paths):
+        try:
+            texts[blob.path] = workspace.read(blob).decode("utf-8")
+        except UnicodeDecodeError:
+            continue
+    return texts
+
+
 def file_text(workspace: Workspace, blobs: Mapping[str, Blob], path: str) -> str | None:
     """The text of `path` if `blobs` lists it, else None."""
     blob = blobs.get(path)
     return _text(workspace, blob) if blob else None
+
+
+def read_policy(workspace: Workspace, tip: str, settings: Settings) -> Policy:
+    """The policy of `tip` (see `_policy_text`); no policy file is the empty policy."""
+    text = _policy_text(workspace, tip, settings)
+    return Policy.from_yaml(text, path=settings.policy_path) if text else Policy()
 
 
 def _policy_text(workspace: Workspace, tip: str, settings: Settings) -> str | None:

@@ -9,7 +9,10 @@ import pytest
 
 from .conftest import run_cli
 
-COMMANDS = ["dev", "simulate", "promote", "listen", "history", "rollback", "hold", "release"]
+COMMANDS = [
+    *("dev", "simulate", "promote", "listen", "promote-env"),
+    *("history", "rollback", "hold", "release"),
+]
 
 
 def test_the_help_says_what_the_tool_does_and_lists_the_commands_in_order():
@@ -18,7 +21,7 @@ def test_the_help_says_what_the_tool_does_and_lists_the_commands_in_order():
     text = done.stdout
     first = text.split("\n\n")[1]  # after the usage line: the description's first paragraph
     assert first.startswith("Promote successful Cloud Build images into a GitOps config repo")
-    listed = re.findall(r"^    (\w+)  ", text, flags=re.MULTILINE)
+    listed = re.findall(r"^    ([\w-]+)(?:  |$)", text, flags=re.MULTILINE)
     assert listed == COMMANDS
 
 
