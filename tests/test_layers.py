@@ -19,6 +19,7 @@ PURE = [
     "policy",
     "verify",
     "yamldocs",
+    "yamledits",
 ]
 FORBIDDEN = {
     "promoter.gitrepo",
