@@ -35,7 +35,7 @@ from promoter.yamledits import (
     splice,
 )
 
-Kind = Literal["container", "kustomize"]
+Kind = Literal["container", "kustomize", "helm"]
 
 _CONTAINER_KEYS = frozenset({"containers", "initContainers", "ephemeralContainers"})
 _KUSTOMIZATION_FILES = frozenset({"kustomization.yaml", "kustomization.yml", "Kustomization"})

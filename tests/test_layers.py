@@ -12,6 +12,7 @@ PURE = [
     "audit",
     "errors",
     "events",
+    "helmvalues",
     "images",
     "ledger",
     "manifests",
