@@ -10,7 +10,6 @@ composed (`promoter.yamldocs`).
 
 from __future__ import annotations
 
-import functools
 import posixpath
 import re
 from collections.abc import Collection, Iterator, Mapping
@@ -18,13 +17,25 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
-from ruamel.yaml.resolver import VersionedResolver
 
 from promoter.errors import ManifestError
 from promoter.images import ImageRef, Reference
-from promoter.yamldocs import LINE_TAIL, PLAIN, STR, documents_naming
+from promoter.yamldocs import LINE_TAIL, documents_naming
+from promoter.yamledits import (
+    RESOLVERS,
+    STR_TAG,
+    Edit,
+    add_field,
+    empty_value_at,
+    in_place,
+    node_error,
+    replace_scalar,
+    replace_value,
+    scalar_fields,
+    splice,
+)
 
-Kind = Literal["container", "kustomize"]
+Kind = Literal["container", "kustomize", "helm"]
 
 _CONTAINER_KEYS = frozenset({"containers", "initContainers", "ephemeralContainers"})
 _KUSTOMIZATION_FILES = frozenset({"kustomization.yaml", "kustomization.yml", "Kustomization"})
@@ -45,11 +56,6 @@ def is_manifest(path: str) -> bool:
 
 _KUSTOMIZATION_KINDS = frozenset({"Kustomization", "Component"})
 _KUSTOMIZE_FIELDS = ("name", "newName", "newTag", "digest")
-_STR = "tag:yaml.org,2002:str"
-# Kubernetes tools read YAML 1.1 (yes/no are booleans), ruamel reads 1.2: a tag must be a
-# string under both.
-_RESOLVERS = (VersionedResolver(version=(1, 1)), VersionedResolver(version=(1, 2)))
-_PROPERTIES = re.compile(r"(?:[&!]\S*\s+)*")  # an anchor or tag before a scalar's own text
 _SEPARATOR = re.compile(r"\s*,\s*")
 
 
@@ -82,15 +88,6 @@ class _Found:
 
 
 @dataclass(frozen=True)
-class _Edit:
-    """Replace text[start:end] with `text`."""
-
-    start: int
-    end: int
-    text: str
-
-
-@dataclass(frozen=True)
 class Manifest:
     """A manifest read once for some repositories: its sites, and the pin that reuses them."""
 
@@ -117,7 +114,7 @@ class Manifest:
                 raise ValueError(f"{repository!r} maps to an image of {given.repository!r}")
             if repository not in self.repositories:
                 raise ValueError(f"{repository!r} was not read for in {self.path}")
-        edits: list[_Edit] = []
+        edits: list[Edit] = []
         changes: list[Change] = []
         expected: list[Site] = []
         for found in self._found:
@@ -131,7 +128,7 @@ class Manifest:
             changes.append(Change(found.site.repository, found.site.image, after.image))
         if not edits:
             return self.text, []
-        new_text = _splice(self.text, edits, self.path)
+        new_text = splice(self.text, edits, self.path)
         if Manifest.read(new_text, self.repositories, path=self.path).sites != expected:
             raise ManifestError(f"{self.path}: the edit did not read back as the pinned images")
         return new_text, changes
@@ -156,7 +153,7 @@ def _locate(text: str, repositories: Collection[str], path: str) -> list[_Found]
     for doc in documents_naming(text, repositories, path):
         if not isinstance(doc, MappingNode):
             continue
-        fields = _scalar_fields(doc, path)
+        fields = scalar_fields(doc, path)
         if "apiVersion" in fields and "kind" in fields:
             found += _container_sites(doc, repositories, path)
         kind = fields.get("kind", (None, None))[1]
@@ -166,42 +163,19 @@ def _locate(text: str, repositories: Collection[str], path: str) -> list[_Found]
     return sorted(unique.values(), key=lambda f: f.scalar.start_mark.index)
 
 
-def _scalar_fields(mapping: MappingNode, path: str) -> dict[str, tuple[ScalarNode, Node]]:
-    """Map each plain-string key to its (key, value) nodes; a key given twice is an error."""
-    fields: dict[str, tuple[ScalarNode, Node]] = {}
-    for key, value in mapping.value:
-        if isinstance(key, ScalarNode) and _is_string(key):
-            if key.value in fields:
-                raise _error(path, key, f"duplicate key {key.value!r}")
-            fields[key.value] = (key, value)
-    return fields
-
-
-def _is_string(node: ScalarNode) -> bool:
-    """A string key: quoted or tagged so, or plain text YAML 1.2 reads as a string."""
-    if node.ctag is PLAIN:
-        return _plain_is_string(node.value)
-    return node.ctag is STR or node.tag == _STR
-
-
-@functools.lru_cache(maxsize=4096)
-def _plain_is_string(text: str) -> bool:
-    return bool(_RESOLVERS[1].resolve(ScalarNode, text, (True, False)) == _STR)
-
-
 def _container_sites(doc: MappingNode, repositories: Collection[str], path: str) -> list[_Found]:
     found: dict[int, _Found] = {}
     aliases: list[tuple[ScalarNode, ScalarNode]] = []
     for key, image in _container_images(doc, path):
         site = _container_site(image, repositories, path)
-        if site is not None and _in_place(key, image):
+        if site is not None and in_place(key, image):
             found[id(image)] = _Found(site, image)
         elif site is not None:
             aliases.append((key, image))
     for key, image in aliases:
         # Its anchor is not a container's image: editing it there would change another value.
         if id(image) not in found:
-            raise _error(path, key, "the image is an alias of a value outside any container")
+            raise node_error(path, key, "the image is an alias of a value outside any container")
     return list(found.values())
 
 
@@ -229,7 +203,7 @@ def _container_images(doc: MappingNode, path: str) -> Iterator[tuple[ScalarNode,
         if isinstance(node, SequenceNode):
             stack += reversed(node.value)
         elif isinstance(node, MappingNode):
-            for name, (_, value) in _scalar_fields(node, path).items():
+            for name, (_, value) in scalar_fields(node, path).items():
                 if name in _CONTAINER_KEYS and isinstance(value, SequenceNode):
                     yield from _images_in(value, path)
             stack += reversed([value for _, value in node.value])
@@ -238,13 +212,13 @@ def _container_images(doc: MappingNode, path: str) -> Iterator[tuple[ScalarNode,
 def _images_in(containers: SequenceNode, path: str) -> Iterator[tuple[ScalarNode, ScalarNode]]:
     for container in containers.value:
         if isinstance(container, MappingNode):
-            image = _scalar_fields(container, path).get("image")
+            image = scalar_fields(container, path).get("image")
             if image is not None and isinstance(image[1], ScalarNode):
                 yield image[0], image[1]
 
 
 def _kustomize_sites(doc: MappingNode, repositories: Collection[str], path: str) -> list[_Found]:
-    images = _scalar_fields(doc, path).get("images")
+    images = scalar_fields(doc, path).get("images")
     if images is None or not isinstance(images[1], SequenceNode):
         return []
     found = []
@@ -254,8 +228,8 @@ def _kustomize_sites(doc: MappingNode, repositories: Collection[str], path: str)
         if entry is None or name is None or name[1].value not in repositories:
             continue
         for key, value in entry.values():
-            if not _in_place(key, value):
-                raise _error(path, key, f"{key.value} is an alias; pin this entry by hand")
+            if not in_place(key, value):
+                raise node_error(path, key, f"{key.value} is an alias; pin this entry by hand")
             _check_inline(value, path)
         digest = entry["digest"][1].value if "digest" in entry else None
         site = Site(name[1].value, "kustomize", _kustomize_image(name[1].value, entry), digest)
@@ -267,7 +241,7 @@ def _kustomize_entry(node: Node, path: str) -> dict[str, tuple[ScalarNode, Scala
     """The name/newName/newTag/digest pairs of an images entry; None if it is not one."""
     if not isinstance(node, MappingNode):
         return None
-    fields = _scalar_fields(node, path)
+    fields = scalar_fields(node, path)
     given = {name: fields[name] for name in _KUSTOMIZE_FIELDS if name in fields}
     entry = {name: (k, v) for name, (k, v) in given.items() if isinstance(v, ScalarNode)}
     return entry if len(entry) == len(given) else None
@@ -281,34 +255,29 @@ def _kustomize_image(image: str, entry: dict[str, tuple[ScalarNode, ScalarNode]]
     return image
 
 
-def _in_place(key: Node, value: Node) -> bool:
-    """False when `value` is an alias: its node was written before the key, at its anchor."""
-    return bool(value.start_mark.index >= key.end_mark.index)
-
-
 def _check_inline(node: ScalarNode, path: str) -> None:
     if node.style in ("|", ">"):
-        raise _error(path, node, "an image value in a block scalar (| or >) cannot be pinned")
+        raise node_error(path, node, "an image value in a block scalar (| or >) cannot be pinned")
     if node.start_mark.line != node.end_mark.line:
-        raise _error(path, node, "an image value must be on one line to be pinned")
+        raise node_error(path, node, "an image value must be on one line to be pinned")
 
 
 # Writing
 
 
-def _pin_site(text: str, found: _Found, image: ImageRef, path: str) -> tuple[list[_Edit], Site]:
+def _pin_site(text: str, found: _Found, image: ImageRef, path: str) -> tuple[list[Edit], Site]:
     node = found.entry
     entry = _kustomize_entry(node, path) if node is not None else None
     if node is None or entry is None:
         after = replace(found.site, image=str(image), digest=image.digest)
-        return [_replace_scalar(text, found.scalar, str(image))], after
+        return [replace_scalar(text, found.scalar, str(image))], after
     # kustomize renders name:newTag@digest; a tag that is not the build's own would mislead.
     tag = image.tag if image.tag and image.tag != "latest" else None
     edits = _new_tag_edits(text, node, entry.get("newTag"), tag, path)
     if "digest" in entry:
-        edits.append(_replace_value(text, entry["digest"], image.digest))
+        edits.append(replace_value(text, entry["digest"], image.digest))
     else:
-        edits.append(_add_field(text, node, f"digest: {image.digest}", path))
+        edits.append(add_field(text, node, f"digest: {image.digest}", path))
     shown = f"{found.scalar.value}:{tag}" if tag and "newTag" in entry else found.scalar.value
     return edits, replace(found.site, image=f"{shown}@{image.digest}", digest=image.digest)
 
@@ -319,65 +288,41 @@ def _new_tag_edits(
     field: tuple[ScalarNode, ScalarNode] | None,
     tag: str | None,
     path: str,
-) -> list[_Edit]:
+) -> list[Edit]:
     """Set an entry's newTag to the build's tag, or remove it when the build has none."""
     if field is None or field[1].value == tag:
         return []
     if tag is None:
         return [_drop_field(text, entry, field, path)]
-    return [_replace_value(text, field, _tag_text(tag, field[1]))]
-
-
-def _replace_value(text: str, field: tuple[ScalarNode, ScalarNode], value: str) -> _Edit:
-    """Replace a key's one-line scalar value; a key with no value at all (`digest:`) gets one."""
-    key, node = field
-    if node.value or node.style:
-        return _replace_scalar(text, node, value)
-    at = _empty_value_at(text, key, node)
-    return _Edit(at, at, value if text[at - 1] in " \t" else f" {value}")
-
-
-def _empty_value_at(text: str, key: ScalarNode, node: ScalarNode) -> int:
-    """Where the missing value of `key:` goes: where the parser marks it, if on the key's line."""
-    if node.start_mark.line == key.end_mark.line:
-        return int(node.start_mark.index)
-    return text.index(":", key.end_mark.index) + 1  # the pure parser marks the next token
-
-
-def _replace_scalar(text: str, node: ScalarNode, value: str) -> _Edit:
-    """Replace a one-line scalar's own text (not its anchor or tag), keeping its quotes."""
-    start = _PROPERTIES.match(text, node.start_mark.index, node.end_mark.index)
-    quote = node.style if node.style in ("'", '"') else ""
-    assert start is not None  # the pattern matches the empty string
-    return _Edit(start.end(), node.end_mark.index, f"{quote}{value}{quote}")
+    return [replace_value(text, field, _tag_text(tag, field[1]))]
 
 
 def _tag_text(tag: str, node: ScalarNode) -> str:
     """The tag, double-quoted where a plain scalar would be read as a number, bool or null."""
-    needs_quotes = any(r.resolve(ScalarNode, tag, (True, False)) != _STR for r in _RESOLVERS)
+    needs_quotes = any(r.resolve(ScalarNode, tag, (True, False)) != STR_TAG for r in RESOLVERS)
     return f'"{tag}"' if needs_quotes and not node.style else tag
 
 
 def _drop_field(
     text: str, entry: MappingNode, field: tuple[ScalarNode, ScalarNode], path: str
-) -> _Edit:
+) -> Edit:
     key, value = field
     if entry.flow_style:
         return _drop_flow_item(text, entry, field, path)
     line_start = text.rfind("\n", 0, key.start_mark.index) + 1
-    end = value.end_mark.index if value.value or value.style else _empty_value_at(text, key, value)
+    end = value.end_mark.index if value.value or value.style else empty_value_at(text, key, value)
     tail = LINE_TAIL.match(text, end)
     if text[line_start : key.start_mark.index].strip(" ") or tail is None:
-        raise _error(path, key, "cannot remove newTag without touching other keys on its line")
+        raise node_error(path, key, "cannot remove newTag without touching other keys on its line")
     if tail.group().endswith("\n") or line_start == 0:
-        return _Edit(line_start, tail.end(), "")
+        return Edit(line_start, tail.end(), "")
     # The last line has no line ending: take the one before it instead.
-    return _Edit(line_start - (2 if text[:line_start].endswith("\r\n") else 1), tail.end(), "")
+    return Edit(line_start - (2 if text[:line_start].endswith("\r\n") else 1), tail.end(), "")
 
 
 def _drop_flow_item(
     text: str, entry: MappingNode, field: tuple[ScalarNode, ScalarNode], path: str
-) -> _Edit:
+) -> Edit:
     key, value = field
     pairs = entry.value
     at = next(i for i, (k, _) in enumerate(pairs) if k is key)
@@ -390,39 +335,5 @@ def _drop_flow_item(
     else:
         between = ""
     if not _SEPARATOR.fullmatch(between):
-        raise _error(path, key, "cannot remove newTag without touching other keys")
-    return _Edit(start, end, "")
-
-
-def _add_field(text: str, entry: MappingNode, field: str, path: str) -> _Edit:
-    """Add `key: value` after the entry's last pair: a new line in block style, an item in flow."""
-    key, last = entry.value[-1]
-    if not isinstance(last, ScalarNode) or last.style in ("|", ">") or not _in_place(key, last):
-        raise _error(path, key, "cannot add a digest after a value that is not a one-line scalar")
-    end = last.end_mark.index
-    if entry.flow_style:
-        return _Edit(end, end, f", {field}")
-    tail = LINE_TAIL.match(text, end)
-    if tail is None:
-        raise _error(path, last, "cannot add a digest after a line that goes on")
-    indent = " " * entry.value[0][0].start_mark.column
-    if tail.group().endswith("\n"):
-        line_end = "\r\n" if tail.group().endswith("\r\n") else "\n"
-        return _Edit(tail.end(), tail.end(), f"{indent}{field}{line_end}")
-    # The last line has no line ending: give it the one the line before it has.
-    line_end = "\r\n" if text.rfind("\r\n", 0, end) + 1 == text.rfind("\n", 0, end) else "\n"
-    return _Edit(tail.end(), tail.end(), f"{line_end}{indent}{field}")
-
-
-def _splice(text: str, edits: list[_Edit], path: str) -> str:
-    pieces, position = [], 0
-    for edit in sorted(edits, key=lambda e: (e.start, e.end)):
-        if edit.start < position:
-            raise ManifestError(f"{path}: two edits overlap at offset {edit.start}")
-        pieces += [text[position : edit.start], edit.text]
-        position = edit.end
-    return "".join([*pieces, text[position:]])
-
-
-def _error(path: str, node: Node, reason: str) -> ManifestError:
-    return ManifestError(f"{path}: line {node.start_mark.line + 1}: {reason}")
+        raise node_error(path, key, "cannot remove newTag without touching other keys")
+    return Edit(start, end, "")

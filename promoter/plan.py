@@ -11,11 +11,12 @@ from promoter.audit import FileChange
 from promoter.environments import entry_environments
 from promoter.errors import ManifestError
 from promoter.events import BuildEvent
+from promoter.helmvalues import HelmValues
 from promoter.holds import NO_HOLDS, Hold, Holds
 from promoter.images import ImageRef
 from promoter.ledger import Ledger, Record
-from promoter.manifests import Manifest
-from promoter.policy import ImageRule, Policy
+from promoter.manifests import Change, Manifest, Site
+from promoter.policy import HelmTarget, ImageRule, Policy
 
 Outcome = Literal["promoted", "unchanged", "ignored"]
 
@@ -89,6 +90,7 @@ def _removed(image: ImageRef, holds: Holds) -> bool:
 
 
 _Wanted = dict[str, tuple[ImageRef, tuple[ImageRule, ...] | None]]
+_Helm = dict[str, tuple[ImageRef, tuple[HelmTarget, ...]]]  # repository -> image, its entries
 
 
 def _wanted(event: BuildEvent, policy: Policy) -> _Wanted:
@@ -112,36 +114,33 @@ def _edit(
     new_files: dict[str, str] = {}
     changes: list[FileChange] = []
     found, kept, left_out, held = False, [], [], list[Hold]()
+    unmatched: tuple[str, ...] = ()
     for path in sorted(files):
-        images = _images_for(path, wanted)
-        if not images:
+        helm = _helm_for(path, wanted)
+        images = {r: i for r, i in _images_for(path, wanted).items() if r not in helm}
+        if not images and not helm:
             left_out.append(path)
             continue
-        free = {r: image for r, image in images.items() if holds.holding(r, path) is None}
-        held += [hold for r in images if (hold := holds.holding(r, path)) and r not in free]
-        if not free:
-            continue
-        images = free
+        here = [hold for r in [*images, *helm] if (hold := holds.holding(r, path)) is not None]
+        if here:  # held images are not written here, nor recorded as done
+            held += here
+            images = {r: i for r, i in images.items() if holds.holding(r, path) is None}
+            helm = {r: h for r, h in helm.items() if holds.holding(r, path) is None}
+            if not images and not helm:
+                continue
         try:
-            manifest = Manifest.read(files[path], images, path=path)
-            sites = manifest.sites
-            fresh = {
-                s.repository: images[s.repository]
-                for s in sites
-                if _is_fresh(event, ledger, path, s.repository)
-            }
-            text, file_changes = manifest.pin(fresh)
+            pinned = _pin(path, files[path], event=event, ledger=ledger, images=images, helm=helm)
         except ManifestError as err:
             skipped.append(str(err))
             continue
-        found = found or bool(sites)
-        if file_changes and path in rolled_back:
+        found, unmatched = found or bool(pinned.sites), unmatched + pinned.unmatched
+        if pinned.changes and path in rolled_back:
             kept.append(path)
-        elif file_changes:
-            new_files[path] = text
-            changes += [FileChange(path, c.repository, c.old, c.new) for c in file_changes]
+        elif pinned.changes:
+            new_files[path] = pinned.text
+            changes += [FileChange(path, c.repository, c.old, c.new) for c in pinned.changes]
     skips = "".join(f"; skipped {reason}" for reason in skipped)
-    note = skips
+    note = skips + "".join(f"; {reason}" for reason in unmatched)
     if kept:
         note += f"; kept the rollback of build {event.build_id} in {', '.join(kept)}"
     warning = bool(skipped)
@@ -154,7 +153,9 @@ def _edit(
         if left_out and not skipped and len(left_out) == len(files):
             return Plan("ignored", _left_out(names, left_out, wanted), warning=True)
         what = "no readable manifest" if skipped else "no manifest"
-        return Plan("ignored", f"{what} references {names}{note}", warning=warning)
+        return Plan(
+            "ignored", f"{what} references {names}{note}", warning=warning or bool(unmatched)
+        )
     if not changes and kept:
         # Everything this build would write was reverted: the rollback stands (a newer build
         # still promotes). Not "unchanged": the targets do not hold this build.
@@ -208,6 +209,64 @@ def _images_for(path: str, wanted: _Wanted) -> dict[str, ImageRef]:
         repository: image
         for repository, (image, rules) in wanted.items()
         if rules is None or any(rule.allows_path(path) for rule in rules)
+    }
+
+
+@dataclass(frozen=True)
+class _Pinned:
+    """One file's sites, new text and changes; `unmatched`: Helm targets with no site."""
+
+    sites: tuple[Site, ...]
+    text: str
+    changes: tuple[Change, ...]
+    unmatched: tuple[str, ...] = ()
+
+
+def _helm_for(path: str, wanted: _Wanted) -> _Helm:
+    """The images `path` is a Helm values file for, with its `helm:` entries (a values file is
+    a target only through them: `paths:` restricts manifests)."""
+    helm: _Helm = {}
+    for repository, (image, rules) in wanted.items():
+        targets = tuple(dict.fromkeys(t for rule in rules or () for t in rule.helm_targets(path)))
+        if targets:
+            helm[repository] = (image, targets)
+    return helm
+
+
+def _pin(
+    path: str,
+    text: str,
+    *,
+    event: BuildEvent,
+    ledger: Ledger,
+    images: dict[str, ImageRef],
+    helm: _Helm,
+) -> _Pinned:
+    """Pin the fresh manifest sites of `images` in `text`, then the Helm values sites."""
+    sites: list[Site] = []
+    changes: list[Change] = []
+    if images:
+        manifest = Manifest.read(text, images, path=path)
+        sites += manifest.sites
+        text, pinned = manifest.pin(_fresh(event, ledger, path, manifest.sites, images))
+        changes += pinned
+    if not helm:
+        return _Pinned(tuple(sites), text, tuple(changes))
+    values = HelmValues.read(text, {r: t for r, (_, t) in helm.items()}, path=path)
+    helm_images = {r: image for r, (image, _) in helm.items()}
+    text, pinned = values.pin(_fresh(event, ledger, path, values.sites, helm_images))
+    sites += values.sites
+    return _Pinned(tuple(sites), text, tuple(changes + pinned), tuple(values.missing))
+
+
+def _fresh(
+    event: BuildEvent, ledger: Ledger, path: str, sites: list[Site], images: dict[str, ImageRef]
+) -> dict[str, ImageRef]:
+    """The images of `sites` whose target in `path` has not had this build or a newer one."""
+    return {
+        s.repository: images[s.repository]
+        for s in sites
+        if _is_fresh(event, ledger, path, s.repository)
     }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import fnmatch
 import posixpath
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,12 +15,16 @@ from wcmatch import glob
 
 from promoter.environments import Environment, environment_of, parse_environments
 from promoter.errors import ConfigError
+from promoter.manifests import is_manifest
 from promoter.yamlcheck import check_glob, check_repository, mapping, strings
 
 DEFAULT_PATH = "promoter.yaml"
 _GLOB_FLAGS = glob.GLOBSTAR | glob.DOTGLOB | glob.BRACE  # `overlays/{dev,staging}/**`
 _TOP_KEYS = frozenset({"images", "trust", "environments"})
-_RULE_KEYS = frozenset({"repository", "paths", "branches"})
+_RULE_KEYS = frozenset({"repository", "paths", "branches", "helm"})
+_HELM_KEYS = frozenset({"path", "key", "field"})
+_FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+_GLOB_CHARS = "*?[{"
 _TRUST_KEYS = frozenset({"verify", "projects", "triggers", "requireProvenance"})
 _VERIFIERS = ("cloudbuild",)
 
@@ -35,16 +40,38 @@ class Trust:
 
 
 @dataclass(frozen=True)
+class HelmTarget:
+    """One `helm:` entry: in the values files `path` (a glob), `<key>.<field>` gets the digest
+    where `<key>.repository` is the image's repository."""
+
+    path: str
+    key: str  # dotted: `image`, `app.image`
+    field: str = "digest"
+
+    def matches(self, path: str) -> bool:
+        """True when `path` (repo-relative, POSIX) is one of these values files."""
+        return bool(glob.globmatch(path, [self.path], flags=_GLOB_FLAGS))
+
+
+@dataclass(frozen=True)
 class ImageRule:
-    """One `images:` entry: a repository, the files it may change, the branches it follows."""
+    """One `images:` entry: a repository, the files it may change, the branches it follows.
+
+    A Helm values file is a target only through `helm`; `paths` restricts the manifests.
+    """
 
     repository: str
     paths: tuple[str, ...] = ()
     branches: tuple[str, ...] = ()
+    helm: tuple[HelmTarget, ...] = ()
 
     def allows_path(self, path: str) -> bool:
         """True when `path` (repo-relative, POSIX) falls under this rule's globs."""
         return not self.paths or glob.globmatch(path, list(self.paths), flags=_GLOB_FLAGS)
+
+    def helm_targets(self, path: str) -> tuple[HelmTarget, ...]:
+        """The `helm:` entries whose glob names `path`."""
+        return tuple(target for target in self.helm if target.matches(path))
 
     def allows_branch(self, branch: str | None) -> bool:
         """True when builds of `branch` may promote; a rule without branches takes any."""
@@ -124,7 +151,30 @@ def _rule(entry: Any, where: str) -> ImageRule:
     paths = strings(fields.get("paths", []), f"{where}.paths")
     for pattern in paths:
         check_glob(pattern, f"{where}.paths")
-    return ImageRule(repository, paths, strings(fields.get("branches", []), f"{where}.branches"))
+    branches = strings(fields.get("branches", []), f"{where}.branches")
+    return ImageRule(repository, paths, branches, _helm(fields.get("helm", []), f"{where}.helm"))
+
+
+def _helm(value: Any, where: str) -> tuple[HelmTarget, ...]:
+    if not isinstance(value, list):
+        raise ConfigError(f"{where}: expected a list of entries with path and key")
+    return tuple(_helm_target(entry, f"{where}[{i}]") for i, entry in enumerate(value))
+
+
+def _helm_target(entry: Any, where: str) -> HelmTarget:
+    fields = mapping(entry, where, _HELM_KEYS)
+    path, key, field = fields.get("path"), fields.get("key"), fields.get("field", "digest")
+    if not isinstance(path, str) or not path:
+        raise ConfigError(f"{where}.path: expected a glob of values files (string)")
+    check_glob(path, f"{where}.path")
+    name = posixpath.basename(path)
+    if not any(c in name for c in _GLOB_CHARS) and not is_manifest(name):
+        raise ConfigError(f"{where}.path: {path!r}: values files are read among *.yaml and *.yml")
+    if not isinstance(key, str) or not all(key.split(".")):
+        raise ConfigError(f"{where}.key: expected a dotted path of keys, like image or app.image")
+    if not isinstance(field, str) or not _FIELD_NAME.fullmatch(field) or field == "repository":
+        raise ConfigError(f"{where}.field: expected a plain key name other than repository")
+    return HelmTarget(path, key, field)
 
 
 def _trust(value: Any, where: str) -> Trust:

@@ -10,9 +10,11 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "promoter"
 PURE = [
     "audit",
+    "carry",
     "environments",
     "errors",
     "events",
+    "helmvalues",
     "history",
     "holds",
     "images",
@@ -24,6 +26,7 @@ PURE = [
     "verify",
     "yamlcheck",
     "yamldocs",
+    "yamledits",
 ]
 FORBIDDEN = {
     "promoter.gitrepo",

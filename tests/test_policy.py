@@ -7,7 +7,7 @@ import re
 import pytest
 
 from promoter.errors import ConfigError
-from promoter.policy import Policy
+from promoter.policy import HelmTarget, Policy
 
 from .conftest import DATA, WEB
 
@@ -156,3 +156,51 @@ def test_trust_restricts_nothing_it_does_not_name():
     for policy in (Policy(), Policy.from_yaml("trust:\n  projects: [demo-shop]\n")):
         assert policy.trust.require_provenance is False
         assert policy.trust.verify is None and policy.trust.triggers == ()
+
+
+def test_helm_entries_parse_with_digest_as_the_default_field():
+    policy = Policy.from_yaml(
+        f"images:\n  - repository: {WEB}\n    paths: [clusters/**]\n    helm:\n"
+        "      - path: charts/web/values*.yaml\n        key: image\n"
+        "      - {path: 'charts/*/values.yaml', key: app.web.image, field: imageDigest}\n"
+    )
+    [rule] = policy.rules_for(WEB, "main") or ()
+    assert rule.helm == (
+        HelmTarget("charts/web/values*.yaml", "image", "digest"),
+        HelmTarget("charts/*/values.yaml", "app.web.image", "imageDigest"),
+    )
+    assert rule.helm_targets("charts/web/values-prod.yaml") == rule.helm[:1]
+    assert rule.helm_targets("charts/web/values.yaml") == rule.helm
+    assert rule.helm_targets("charts/web/ci/values.yaml") == ()
+    assert not rule.allows_path("charts/web/values.yaml")  # `paths:` is for manifests
+
+
+@pytest.mark.parametrize(
+    ("helm", "expected"),
+    [
+        ("{path: a.yaml, key: image}", "helm: expected a list of entries with path and key"),
+        ("[{path: a.yaml, key: image, feild: x}]", "helm[0]: unknown key 'feild'"),
+        ("[image]", "helm[0]: expected a mapping"),
+        ("[{key: image}]", "helm[0].path: expected a glob of values files (string)"),
+        ("[{path: '../x/values.yaml', key: image}]", "helm[0].path: '../x/values.yaml' must stay"),
+        ("[{path: /values.yaml, key: image}]", "helm[0].path: '/values.yaml' must stay inside"),
+        ("[{path: ./values.yaml, key: image}]", "helm[0].path: './values.yaml' can never match"),
+        ("[{path: charts/, key: image}]", "helm[0].path: 'charts/' can never match a file"),
+        ("[{path: values.tpl, key: image}]", "helm[0].path: 'values.tpl': values files are read"),
+        ("[{path: a.yaml}]", "helm[0].key: expected a dotted path of keys"),
+        ("[{path: a.yaml, key: ''}]", "helm[0].key: expected a dotted path of keys"),
+        ("[{path: a.yaml, key: image.}]", "helm[0].key: expected a dotted path of keys"),
+        ("[{path: a.yaml, key: 3}]", "helm[0].key: expected a dotted path of keys"),
+        ("[{path: a.yaml, key: image, field: ''}]", "helm[0].field: expected a plain key name"),
+        ("[{path: a.yaml, key: image, field: a.b}]", "helm[0].field: expected a plain key name"),
+        ("[{path: a.yaml, key: image, field: [x]}]", "helm[0].field: expected a plain key name"),
+        (
+            "[{path: a.yaml, key: image, field: repository}]",
+            "helm[0].field: expected a plain key name other than repository",
+        ),
+    ],
+)
+def test_bad_helm_entries_name_the_key(helm, expected):
+    with pytest.raises(ConfigError) as raised:
+        Policy.from_yaml(f"images:\n  - repository: {WEB}\n    helm: {helm}\n")
+    assert str(raised.value).startswith(f"promoter.yaml: images[0].{expected}")
