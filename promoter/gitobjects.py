@@ -16,6 +16,7 @@ from git import Actor, Repo
 from git.objects import Commit, Tree
 from gitdb import IStream, LooseObjectDB  # type: ignore[import-untyped]
 
+from promoter import signing
 from promoter.gitdir import OBJECT_ID, REGULAR_MODES, SYMLINK_MODE, GitDir
 from promoter.gittree import rewrite_tree
 from promoter.remote import Remote
@@ -23,10 +24,11 @@ from promoter.remote import Remote
 
 @dataclass(frozen=True)
 class Identity:
-    """Who the promotion commits are by."""
+    """Who the promotion commits are by, and the SSH key that signs them (PROMOTER_SIGNING_KEY)."""
 
     name: str = "promoter"
     email: str = "promoter@noreply.invalid"
+    signing_key: Path | None = None  # a private key file; set, every commit is signed
 
 
 @dataclass(frozen=True)
@@ -103,7 +105,19 @@ class Objects(GitDir):
             author=actor,
             committer=actor,
         )
-        return str(commit.hexsha)
+        if identity.signing_key is None:
+            return str(commit.hexsha)
+        return self._signed(commit.binsha, identity.signing_key)
+
+    def _signed(self, unsigned: bytes, key: Path) -> str:
+        """The commit `unsigned` with an SSH signature by `key`, stored; its id.
+
+        As git signs: the commit's bytes are signed and the signature is added as a header. The
+        unsigned object stays behind, unreferenced: never pushed, and pruned by `git gc --auto`.
+        """
+        data = self.read_object(unsigned)
+        signature = signing.sign(data, key=key, timeout=self.timeout)
+        return self._store(b"commit", signing.with_signature(data, signature)).hex()
 
     def _root_tree(self, commit: str) -> bytes:
         # A commit object starts with "tree <id>": reading it saves a `git rev-parse`.

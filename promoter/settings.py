@@ -13,6 +13,7 @@ from pathlib import Path, PurePosixPath
 from git import Git
 from git.exc import GitError
 
+from promoter import signing
 from promoter.errors import ConfigError
 from promoter.gitdir import DEFAULT_TIMEOUT
 from promoter.gitrepo import Identity
@@ -62,9 +63,11 @@ class Settings:
         require_git()
         token = environ.get("PROMOTER_GIT_TOKEN") or None
         remote = Remote(_absolute(repo), branch or environ.get("PROMOTER_BRANCH") or "main", token)
+        git_timeout = _git_timeout(environ)
         identity = Identity(
             environ.get("PROMOTER_GIT_AUTHOR_NAME") or Identity.name,
             environ.get("PROMOTER_GIT_AUTHOR_EMAIL") or Identity.email,
+            _signing_key(environ, timeout=git_timeout),
         )
         defaults = cls(remote)
         return cls(
@@ -77,8 +80,13 @@ class Settings:
             dry_run=dry_run,
             verify_builds=_verify_builds(environ),
             cloudbuild_host=environ.get("CLOUDBUILD_EMULATOR_HOST") or None,
-            git_timeout=_git_timeout(environ),
+            git_timeout=git_timeout,
         )
+
+    @property
+    def signing_key(self) -> Path | None:
+        """The SSH private key that signs every commit (PROMOTER_SIGNING_KEY), if any."""
+        return self.identity.signing_key
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
@@ -136,6 +144,17 @@ def _git_timeout(environ: Mapping[str, str]) -> float:
             f" {MAX_GIT_TIMEOUT:g}, got {value!r}"
         )
     return seconds
+
+
+def _signing_key(environ: Mapping[str, str], *, timeout: float) -> Path | None:
+    # Checked now, by signing a probe: a key that cannot sign stops the promoter before it
+    # commits anything, and nothing is ever committed unsigned while the variable is set.
+    value = environ.get(signing.VARIABLE, "").strip()
+    if not value:
+        return None
+    key = Path(value).expanduser().absolute()
+    signing.check_key(key, timeout=timeout)
+    return key
 
 
 def _verify_builds(environ: Mapping[str, str]) -> bool:
