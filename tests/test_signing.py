@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -339,3 +340,25 @@ def test_a_hung_ssh_keygen_is_stopped_at_the_deadline(make_config_repo, workdir,
     [line] = done.stderr.splitlines()
     assert f"PROMOTER_SIGNING_KEY: {key}: did not sign within 1 s" in line, line
     assert count_commits(remote) == 1
+
+
+def test_rollback_hold_and_release_commits_are_signed_too(make_config_repo, workdir, tmp_path):
+    remote = make_config_repo()
+    key = make_key(tmp_path / "keys")
+    signed = env(PROMOTER_SIGNING_KEY=str(key))
+    signers = allowed_signers(key)
+    for n in range(2):
+        event = build(digest=digest_of(n), create_time=f"2026-03-02T09:0{n}:00Z")
+        assert promote_cli(event, remote, workdir, env=signed).returncode == 0
+    options = ["--repo", str(remote), "--workdir", str(workdir), "--image", WEB]
+    for command in (["rollback"], ["hold"], ["release"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "promoter", *command, *options],
+            capture_output=True,
+            text=True,
+            env=signed,
+            timeout=120,
+        )
+        assert (done.returncode, done.stderr) == (0, "")
+        assert json.loads(done.stdout)["commit"] == tip(remote)
+        assert signature_status(remote, signers) == "G", command
