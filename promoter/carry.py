@@ -14,10 +14,11 @@ from promoter import ledger as ledger_file
 from promoter.audit import FileChange
 from promoter.environments import Environment
 from promoter.errors import ManifestError
+from promoter.helmvalues import Targets
 from promoter.holds import Holds
 from promoter.images import ImageRef
 from promoter.ledger import Ledger, Record
-from promoter.manifests import Manifest
+from promoter.pinning import FileSites
 
 
 @dataclass(frozen=True)
@@ -98,8 +99,10 @@ def carry(
     *,
     files: Mapping[str, str],
     ledger: Ledger,
+    helm: Mapping[str, Targets] | None = None,
 ) -> Carried:
-    """Pin each source image in `files` (the target environment's, path -> text)."""
+    """Pin each source image in `files` (the target environment's, path -> text); `helm`: by
+    path, the Helm values targets there."""
     images = {
         repository: ImageRef(repository, s.record.digest, s.tag) for repository, s in found.items()
     }
@@ -114,7 +117,8 @@ def carry(
             if _is_fresh(ledger.get((path, repository)), found[repository].record)
         }
         try:
-            text, pinned = Manifest.read(files[path], fresh, path=path).pin(fresh)
+            read = FileSites.read(files[path], fresh, path=path, helm=(helm or {}).get(path, {}))
+            text, pinned = read.pin(fresh, text=files[path])
         except ManifestError as err:
             skipped.append(str(err))
             continue

@@ -21,6 +21,7 @@ from promoter.history import Commit
 from promoter.images import Reference
 from promoter.ledger import Record
 from promoter.manifests import Manifest
+from promoter.pinning import helm_targets
 from promoter.policy import Policy
 from promoter.service import Proposal, Result, apply, read_policy, read_state, read_texts
 from promoter.settings import Settings
@@ -77,7 +78,8 @@ def _decide(
     closed += _health(target, source, found, workspace, health)
     if closed and not request.force:
         raise GateClosed(_refusal(target, closed))
-    done = carry(found, files=files, ledger=ledger)
+    helm = {path: helm_targets(policy, path, records) for path in files}
+    done = carry(found, files=files, ledger=ledger, helm=helm)
     if not done.changes:
         reason = f"{target.name} already runs what {source.name} runs, or newer"
         return Proposal(Result("unchanged", reason))

@@ -17,12 +17,14 @@ from promoter.gitrepo import Workspace
 from promoter.history import Commit
 from promoter.holds import EVERYWHERE, HOLDS_PATH, ROLLED_BACK_PATH, Hold, Holds
 from promoter.ledger import Ledger
+from promoter.pinning import helm_targets
 from promoter.rollback import restore
 from promoter.service import (
     Proposal,
     Result,
     apply,
     file_text,
+    read_policy,
     read_state,
     read_texts,
 )
@@ -110,9 +112,11 @@ def _rollback_at(
     then, paths = _state_to_restore(workspace, tip, image, ledger, targets, to_build, to_commit)
     earlier = {b.path: b for b in workspace.blobs(then, [*paths, ledger_file.PATH])}
     when = _now()
+    policy = read_policy(workspace, tip, settings)
     done = restore(
         image,
         now=read_texts(workspace, tip, paths),
+        helm={path: helm_targets(policy, path, {image}) for path in paths},
         then=read_texts(workspace, then, [p for p in paths if p in earlier]),
         ledger=ledger,
         ledger_then=Ledger.from_text(file_text(workspace, earlier, ledger_file.PATH)),

@@ -11,11 +11,11 @@ from promoter.audit import FileChange
 from promoter.environments import entry_environments
 from promoter.errors import ManifestError
 from promoter.events import BuildEvent
-from promoter.helmvalues import HelmValues
 from promoter.holds import NO_HOLDS, Hold, Holds
 from promoter.images import ImageRef
 from promoter.ledger import Ledger, Record
-from promoter.manifests import Change, Manifest, Site
+from promoter.manifests import Change, Site
+from promoter.pinning import FileSites
 from promoter.policy import HelmTarget, ImageRule, Policy
 
 Outcome = Literal["promoted", "unchanged", "ignored"]
@@ -242,21 +242,12 @@ def _pin(
     images: dict[str, ImageRef],
     helm: _Helm,
 ) -> _Pinned:
-    """Pin the fresh manifest sites of `images` in `text`, then the Helm values sites."""
-    sites: list[Site] = []
-    changes: list[Change] = []
-    if images:
-        manifest = Manifest.read(text, images, path=path)
-        sites += manifest.sites
-        text, pinned = manifest.pin(_fresh(event, ledger, path, manifest.sites, images))
-        changes += pinned
-    if not helm:
-        return _Pinned(tuple(sites), text, tuple(changes))
-    values = HelmValues.read(text, {r: t for r, (_, t) in helm.items()}, path=path)
-    helm_images = {r: image for r, (image, _) in helm.items()}
-    text, pinned = values.pin(_fresh(event, ledger, path, values.sites, helm_images))
-    sites += values.sites
-    return _Pinned(tuple(sites), text, tuple(changes + pinned), tuple(values.missing))
+    """Pin the fresh sites of `images` (as a manifest) and of `helm` (as Helm values)."""
+    targets = {r: t for r, (_, t) in helm.items()}
+    read = FileSites.read(text, [*images, *helm], path=path, helm=targets)
+    every = {**images, **{r: image for r, (image, _) in helm.items()}}
+    new_text, changes = read.pin(_fresh(event, ledger, path, read.sites, every), text=text)
+    return _Pinned(tuple(read.sites), new_text, tuple(changes), tuple(read.missing))
 
 
 def _fresh(

@@ -14,10 +14,12 @@ from dataclasses import dataclass
 from promoter import ledger as ledger_file
 from promoter.audit import FileChange
 from promoter.errors import ManifestError
+from promoter.helmvalues import Targets
 from promoter.holds import RolledBack
 from promoter.images import ImageRef, Reference
 from promoter.ledger import Ledger
-from promoter.manifests import Manifest, Site
+from promoter.manifests import Site
+from promoter.pinning import FileSites
 
 
 @dataclass(frozen=True)
@@ -37,13 +39,14 @@ def restore(
     then: Mapping[str, str],
     ledger: Ledger,
     ledger_then: Ledger,
+    helm: Mapping[str, Targets] | None = None,
     reason: str = "",
     when: str = "",
 ) -> Restoration:
     """Pin `repository` in each file of `now` (path -> text) to its digest in `then`.
 
     A file missing from `then`, or which held no digest of the image then, is left as it is and
-    named in `skipped`.
+    named in `skipped`. `helm`: by path, the Helm values targets of the image there.
     """
     files: dict[str, str] = {}
     changes: list[FileChange] = []
@@ -52,12 +55,13 @@ def restore(
     records = dict(ledger.records)
     for path in sorted(now):
         try:
-            earlier = _earlier(repository, then.get(path), path)
+            targets = (helm or {}).get(path, {})
+            earlier = _earlier(repository, then.get(path), path, targets)
             if earlier is None:
                 skipped.append(f"{path}: held no digest of {repository} then")
                 continue
-            manifest = Manifest.read(now[path], {repository}, path=path)
-            text, pinned = manifest.pin({repository: earlier})
+            read = FileSites.read(now[path], {repository}, path=path, helm=targets)
+            text, pinned = read.pin({repository: earlier}, text=now[path])
         except ManifestError as err:
             skipped.append(str(err))
             continue
@@ -66,7 +70,7 @@ def restore(
         files[path] = text
         changes += [FileChange(path, repository, c.old, c.new) for c in pinned]
         current = ledger.get((path, repository))
-        for site in manifest.sites:
+        for site in read.sites:
             if site.digest and site.digest != earlier.digest:
                 build = current.build_id if current and current.digest == site.digest else ""
                 removed.setdefault(
@@ -84,11 +88,11 @@ def restore(
     return Restoration(files, tuple(changes), gone, tuple(skipped))
 
 
-def _earlier(repository: str, text: str | None, path: str) -> ImageRef | None:
+def _earlier(repository: str, text: str | None, path: str, helm: Targets) -> ImageRef | None:
     """The image `text` pinned `repository` to (its first digest-pinned site), if any."""
     if text is None:
         return None
-    sites = Manifest.read(text, {repository}, path=path).sites
+    sites = FileSites.read(text, {repository}, path=path, helm=helm).sites
     site = next((s for s in sites if s.digest), None)
     return None if site is None or site.digest is None else _image(site, site.digest)
 

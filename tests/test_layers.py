@@ -20,6 +20,7 @@ PURE = [
     "images",
     "ledger",
     "manifests",
+    "pinning",
     "plan",
     "policy",
     "rollback",

@@ -133,3 +133,24 @@ def test_nothing_promoted_in_dev_yet_exits_2(make_config_repo, tmp_path):
     assert (
         err == "promoter: error: nothing to promote: dev has no promotion of any image recorded\n"
     )
+
+
+def test_helm_values_of_prod_get_the_digest_dev_runs(make_config_repo, tmp_path):
+    values = f"image:\n  repository: {WEB}\n  tag: '1.4'\n"
+    policy = POLICY.format(extra="") + (
+        f"images:\n  - repository: {WEB}\n    paths: ['clusters/**']\n"
+        "    helm:\n      - path: clusters/*/values.yaml\n        key: image\n"
+    )
+    remote = make_config_repo(
+        {
+            "promoter.yaml": policy,
+            "clusters/dev/values.yaml": values,
+            "clusters/prod/values.yaml": values,
+        }
+    )
+    promoted(remote, tmp_path / "w", 1)
+    assert digest_of(1) not in show(remote, "clusters/prod/values.yaml")
+    status, result, err = promote_env(remote, tmp_path / "ops")
+    assert (status, err) == (0, "")
+    assert "clusters/prod/values.yaml" in {c["path"] for c in result["changes"]}
+    assert show(remote, "clusters/prod/values.yaml") == values + f"  digest: {digest_of(1)}"

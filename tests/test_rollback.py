@@ -215,3 +215,24 @@ def test_rollback_message_names_every_removed_digest_and_the_hold():
         f"Hold: {WEB}",
         "Hold-Path: **",
     ]
+
+
+HELM_POLICY = f"""\
+images:
+  - repository: {WEB}
+    helm:
+      - path: charts/web/values*.yaml
+        key: image
+"""
+VALUES = f"# web\nimage:\n  repository: {WEB}\n  tag: '1.4'  # kept\n"
+
+
+def test_rollback_restores_helm_values_too(make_config_repo, tmp_path):
+    remote = make_config_repo({"promoter.yaml": HELM_POLICY, "charts/web/values.yaml": VALUES})
+    for n in range(2):
+        promoted(remote, tmp_path / "w", n)
+    assert f"digest: {digest_of(1)}" in show(remote, "charts/web/values.yaml")
+    status, result, err = command("rollback", remote, tmp_path / "ops")
+    assert (status, err) == (0, "")
+    assert "charts/web/values.yaml" in {c["path"] for c in result["changes"]}
+    assert show(remote, "charts/web/values.yaml") == VALUES + f"  digest: {digest_of(0)}"
