@@ -75,8 +75,8 @@ def seed_config_repo(bare: Path, seed: Path) -> Path:
     return bare
 
 
-def function_command(port: int) -> list[str]:
-    """functions-framework serving this checkout's `on_build_event` on 127.0.0.1:`port`."""
+def function_command(port: int, target: str = "on_build_event") -> list[str]:
+    """functions-framework serving this checkout's `target` on 127.0.0.1:`port`."""
     return [
         sys.executable,
         "-m",
@@ -84,7 +84,7 @@ def function_command(port: int) -> list[str]:
         "--source",
         str(PROJECT_ROOT / "promoter" / "main.py"),
         "--target",
-        "on_build_event",
+        target,
         "--host",
         "127.0.0.1",
         "--port",

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from promoter.audit import carry_message
 from promoter.carry import Gate, Source, carry, gates, sources
+from promoter.chain import Promoted
 from promoter.environments import Environment
 from promoter.errors import ConfigError, GateClosed, ManifestError, NothingToDo
 from promoter.githistory import Commits
@@ -49,6 +50,38 @@ def promote_env(
         return _decide(workspace, tip, settings, request, health)
 
     return apply(decide, settings)
+
+
+def follow(
+    message: Promoted, settings: Settings, *, health: HealthCheck | None = None
+) -> list[Result]:
+    """Promote into every `auto` environment fed by `message.environment`, gates permitting.
+
+    Each is tried; if any gate is closed, GateClosed is raised after the others were done (the
+    message comes again later, and what was done is then `unchanged`).
+    """
+    with Workspace.open(settings.workdir, settings.remote, timeout=settings.git_timeout) as ws:
+        policy = read_policy(ws, ws.fetch(), settings)
+    fed = [
+        env
+        for env in policy.environments
+        if env.source is not None and env.source == message.environment and env.auto
+    ]
+    if not fed:
+        said = message.environment or "a repo without environments"
+        return [Result("ignored", f"no environment with auto promotion comes from {said}")]
+    results, closed = [], []
+    for env in fed:
+        try:
+            request = Request(env.name, env.source, message.image)
+            results.append(promote_env(settings, request, health=health))
+        except GateClosed as err:
+            closed.append(str(err))
+        except NothingToDo as err:
+            results.append(Result("unchanged", str(err)))
+    if closed:
+        raise GateClosed("; ".join(closed))
+    return results
 
 
 def _decide(
@@ -92,9 +125,15 @@ def _decide(
         forced=forced,
         skip_ci=settings.skip_ci,
     )
+    announce = tuple(
+        Promoted(target.name, r, found[r].record.digest, found[r].record.build_id, "")
+        for r in sorted({c.repository for c in done.changes})
+    )
     said = f"; forced past {', '.join(forced)}" if forced else ""
     reason = f"promoted {len(done.changes)} image reference(s) from {source.name} to {target.name}"
-    result = Result("promoted", reason + said, changes=done.changes, warning=bool(forced))
+    result = Result(
+        "promoted", reason + said, changes=done.changes, warning=bool(forced), announce=announce
+    )
     return Proposal(result, {p: t.encode() for p, t in done.files.items()}, message)
 
 

@@ -51,6 +51,10 @@ class WorkspaceDamaged(GitUnavailable):
     """Our own workspace cannot be opened or read (files gone or garbage): clone it again."""
 
 
+class PublishFailed(TransientError):
+    """A message could not be published on Pub/Sub within its deadline."""
+
+
 class PushContention(TransientError):
     """The branch kept moving; retries were exhausted."""
 

@@ -140,6 +140,14 @@ def from_cloud_event_data(data: object) -> BuildEvent:
     return _from_push(data, "")
 
 
+def message_data(data: object) -> bytes:
+    """The decoded `message.data` of a push body as functions-framework hands it."""
+    if isinstance(data, bytes | str):
+        data = _load_json(data, "data")
+    message = _object(_object(data, "").get("message"), "message")
+    return _decode_base64(_required_str(message, "data", "message"), "message.data")
+
+
 def from_background(data: object, context: object = None) -> BuildEvent:
     """Read a gen1 background function's `data`, which is the Pub/Sub message itself."""
     return _from_message(data, "message")

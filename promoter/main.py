@@ -21,9 +21,10 @@ if __package__ in (
 import flask
 import functions_framework
 
+from promoter.chain import Promoted
 from promoter.errors import ConfigError, DeploymentError
-from promoter.events import from_cloud_event_data
-from promoter.handling import handle
+from promoter.events import from_cloud_event_data, message_data
+from promoter.handling import handle, handle_promoted
 from promoter.logs import log_line
 from promoter.settings import Settings, require_git
 
@@ -39,6 +40,16 @@ def on_build_event(cloud_event: Any) -> None:
     published = _published(cloud_event)
     if not handle(lambda: from_cloud_event_data(cloud_event.data), _settings, published=published):
         flask.abort(503, description="transient failure; deliver again")
+
+
+@functions_framework.cloud_event
+def on_promoted_event(cloud_event: Any) -> None:
+    """Promote into the environments fed by the one a `promoted` message names."""
+    published = _published(cloud_event)
+    if not handle_promoted(
+        lambda: Promoted.from_data(message_data(cloud_event.data)), _settings, published=published
+    ):
+        flask.abort(503, description="not yet, or a transient failure; deliver again")
 
 
 def _published(cloud_event: Any) -> float | None:

@@ -11,10 +11,12 @@ from typing import Any, Literal
 
 from promoter import ledger as ledger_file
 from promoter.audit import FileChange, commit_message
+from promoter.chain import Promoted, promoted
 from promoter.errors import (
     ConfigError,
     GitUnavailable,
     InvalidEvent,
+    PublishFailed,
     PushContention,
     PushRejected,
     RemoteLocked,
@@ -56,6 +58,8 @@ class Result:
     attempts: int = 1
     warning: bool = False  # logged at WARNING: a file was skipped, the policy left out all
     healed: str = ""  # the workspace was damaged (why) and cloned again within this event
+    announce: tuple[Promoted, ...] = ()  # the `promoted` messages of the commit
+    unannounced: str = ""  # why they could not be published (the commit stands)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -154,20 +158,40 @@ def _attempt_in(decide: Decide, settings: Settings, attempt: int, *, fresh: bool
             tip, proposal.files, message=proposal.message, identity=settings.identity
         )
         workspace.push(commit)
-        return replace(result, commit=commit)
+        announce = tuple(replace(message, commit=commit) for message in result.announce)
+        return _announced(replace(result, commit=commit, announce=announce), settings)
+
+
+def _announced(result: Result, settings: Settings) -> Result:
+    """Publish the commit's `promoted` messages where PROMOTER_EVENTS_TOPIC is set."""
+    if settings.events_topic is None or not result.announce:
+        return result
+    from promoter.pubsub import announce
+
+    try:
+        announce(settings.events_topic, result.announce)
+    except PublishFailed as err:
+        return replace(result, unannounced=str(err))
+    return result
 
 
 def _proposal(workspace: Workspace, tip: str, event: BuildEvent, settings: Settings) -> Proposal:
-    decided = _plan_at(workspace, tip, event, settings)
+    decided, policy = _plan_at(workspace, tip, event, settings)
     result = Result(decided.outcome, decided.reason, None, decided.changes, warning=decided.warning)
     if decided.outcome != "promoted":
         return Proposal(result)
+    messages = promoted(
+        decided.changes, environments=policy.environments, build_id=event.build_id, commit=""
+    )
+    result = replace(result, announce=tuple(messages))
     message = commit_message(event, decided.changes, skip_ci=settings.skip_ci)
     files = {path: text.encode() for path, text in decided.files.items()}
     return Proposal(result, files, message)
 
 
-def _plan_at(workspace: Workspace, tip: str, event: BuildEvent, settings: Settings) -> Plan:
+def _plan_at(
+    workspace: Workspace, tip: str, event: BuildEvent, settings: Settings
+) -> tuple[Plan, Policy]:
     own = (settings.policy_path, *STATE_FILES)
     named = workspace.manifests_naming(tip, {i.repository for i in event.images})
     # One listing for our own files and the candidates; the commit reuses it for file modes.
@@ -176,7 +200,7 @@ def _plan_at(workspace: Workspace, tip: str, event: BuildEvent, settings: Settin
     policy = read_policy(workspace, tip, settings)
     refused = untrusted(event, policy.trust, verified=settings.verify_builds)
     if refused is not None:  # decided before any manifest is read
-        return Plan("ignored", refused)
+        return Plan("ignored", refused), policy
     files, unreadable = _read_candidates(workspace, [blobs[p] for p in named if p in blobs], own)
     ledger = Ledger.from_text(file_text(workspace, blobs, ledger_file.PATH))
     decide = partial(
@@ -187,7 +211,7 @@ def _plan_at(workspace: Workspace, tip: str, event: BuildEvent, settings: Settin
         rolled_back = _rolled_back(workspace, tip, event)
         if rolled_back:
             decided = decide(rolled_back=rolled_back)
-    return decided
+    return decided, policy
 
 
 STATE_FILES = (ledger_file.PATH, HOLDS_PATH, ROLLED_BACK_PATH)  # the promoter's own, in the repo

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Mapping
@@ -21,6 +22,7 @@ from promoter.policy import DEFAULT_PATH
 from promoter.remote import Remote
 
 MAX_GIT_TIMEOUT = 3600.0  # a function's longest request timeout
+_TOPIC = re.compile(r"projects/[a-z][-a-z0-9.:]{4,61}[a-z0-9]/topics/[A-Za-z][-\w.~+%]{2,254}")
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,7 @@ class Settings:
     cloudbuild_host: str | None = None  # CLOUDBUILD_EMULATOR_HOST: a plain-HTTP stand-in
     policy_required: bool = False  # named by PROMOTER_POLICY or --policy: it must exist
     git_timeout: float = DEFAULT_TIMEOUT  # seconds one git process may take (a fetch, a push)
+    events_topic: str | None = None  # PROMOTER_EVENTS_TOPIC: `promoted` messages go there
 
     def __post_init__(self) -> None:
         path = PurePosixPath(self.policy_path)  # "./promoter.yaml/" names promoter.yaml
@@ -81,6 +84,7 @@ class Settings:
             verify_builds=_verify_builds(environ),
             cloudbuild_host=environ.get("CLOUDBUILD_EMULATOR_HOST") or None,
             git_timeout=git_timeout,
+            events_topic=_events_topic(environ),
         )
 
     @property
@@ -155,6 +159,15 @@ def _signing_key(environ: Mapping[str, str], *, timeout: float) -> Path | None:
     key = Path(value).expanduser().absolute()
     signing.check_key(key, timeout=timeout)
     return key
+
+
+def _events_topic(environ: Mapping[str, str]) -> str | None:
+    value = environ.get("PROMOTER_EVENTS_TOPIC", "").strip()
+    if value and not _TOPIC.fullmatch(value):
+        raise ConfigError(
+            f"PROMOTER_EVENTS_TOPIC: expected projects/PROJECT/topics/TOPIC, got {value!r}"
+        )
+    return value or None
 
 
 def _verify_builds(environ: Mapping[str, str]) -> bool:

@@ -310,7 +310,7 @@ def function_server(tmp_path: Path) -> Iterator[Callable[..., Server]]:
     """Factory: `functions-framework` serving on_build_event for a config repo URL."""
     children: list[subprocess.Popen[bytes]] = []
 
-    def start(repo: Path | str, **env: str) -> Server:
+    def start(repo: Path | str, *, target: str = "on_build_event", **env: str) -> Server:
         port = free_port()
         log = tmp_path / f"function-{port}.log"
         environ = {
@@ -319,7 +319,7 @@ def function_server(tmp_path: Path) -> Iterator[Callable[..., Server]]:
             "PROMOTER_WORKDIR": str(tmp_path / "fw"),
             **env,
         }
-        command = function_command(port)
+        command = function_command(port, target)
         with open(log, "wb") as out:
             children.append(
                 subprocess.Popen(
