@@ -47,6 +47,10 @@ class WorkspaceDamaged(GitUnavailable):
     """Our own workspace cannot be opened or read (files gone or garbage): clone it again."""
 
 
+class ClusterUnavailable(TransientError):
+    """The Kubernetes API did not answer in time, could not be reached, or said it is down."""
+
+
 class PushContention(TransientError):
     """The branch kept moving; retries were exhausted."""
 
