@@ -55,6 +55,10 @@ class PublishFailed(TransientError):
     """A message could not be published on Pub/Sub within its deadline."""
 
 
+class ClusterUnavailable(TransientError):
+    """The Kubernetes API did not answer in time, could not be reached, or said it is down."""
+
+
 class PushContention(TransientError):
     """The branch kept moving; retries were exhausted."""
 

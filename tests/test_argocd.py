@@ -1,8 +1,9 @@
 """The cluster side in argocd/: valid against Argo CD's own CRDs, and a policy that really holds.
 
 Argo CD objects are validated with jsonschema against `openAPIV3Schema` of the served CRD version
-(../shared/schemas/argocd, Argo CD 3.6), made strict: an unknown field fails, as it does for
-`kubectl apply` (field validation Strict) instead of being pruned away silently. The project's
+(../shared/schemas/argocd, or the folder ARGOCD_CRDS names; Argo CD 3.6), made strict: an unknown
+field fails, as it does for `kubectl apply` (field validation Strict) instead of being pruned away
+silently. The project's
 limits are checked against what the overlays really render, and the promoter's identity against
 every RBAC object here: it may read Applications and nothing more.
 """
@@ -10,6 +11,8 @@ every RBAC object here: it may read Applications and nothing more.
 from __future__ import annotations
 
 import copy
+import functools
+import os
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -66,20 +69,38 @@ def sync_policy(app: Obj) -> Obj:
 # --- Argo CD's CRDs --------------------------------------------------------------------------
 
 
+def crd_dir() -> Path:
+    """Where Argo CD's CRDs are: the folder ARGOCD_CRDS names, else ../shared/schemas/argocd."""
+    return Path(os.environ.get("ARGOCD_CRDS") or CRD_DIR)
+
+
+def crds_or_skip() -> dict[tuple[str, str], Obj]:
+    """Argo CD's CRDs by (group, kind); skips the test, saying why, where they are absent."""
+    folder = crd_dir()
+    if not folder.is_dir():
+        pytest.skip(
+            f"Argo CD CRDs not found at {folder} (set ARGOCD_CRDS to their folder): cannot"
+            " validate against the real schema"
+        )
+    return load_crds(folder)
+
+
 @pytest.fixture(scope="module")
 def crds() -> dict[tuple[str, str], Obj]:
-    """Argo CD's CRDs by (group, kind); skips where ../shared/schemas/argocd is absent."""
-    if not CRD_DIR.is_dir():
-        pytest.skip(f"Argo CD CRDs not found at {CRD_DIR}: cannot validate against the real schema")
+    return crds_or_skip()
+
+
+@functools.cache
+def load_crds(folder: Path) -> dict[tuple[str, str], Obj]:
     found = {}
-    for path in sorted(CRD_DIR.glob("*.yaml")):
+    for path in sorted(folder.glob("*.yaml")):
         # PyYAML's C loader (kubernetes-validate's dependency): 2 MB of CRDs in 0.1 s, not 7 s.
         for doc in yaml.load_all(path.read_text(), Loader=SafeLoader):
             if not isinstance(doc, dict):
                 continue
             if doc.get("kind") == "CustomResourceDefinition":
                 found[(doc["spec"]["group"], doc["spec"]["names"]["kind"])] = doc
-    assert ("argoproj.io", "Application") in found, f"no Application CRD in {CRD_DIR}"
+    assert ("argoproj.io", "Application") in found, f"no Application CRD in {folder}"
     return found
 
 

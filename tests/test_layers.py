@@ -9,6 +9,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "promoter"
 PURE = [
+    "appstatus",
     "audit",
     "carry",
     "environments",
@@ -45,6 +46,8 @@ FORBIDDEN = {
     "promoter.handling",
     "promoter.interventions",
     "promoter.githistory",
+    "promoter.argocd",
+    "kubernetes",
     "git",
     "gitdb",
     "google",
