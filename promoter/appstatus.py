@@ -7,7 +7,7 @@ Pure: the adapter (promoter/argocd.py) fetches the object, this reads it, so the
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -58,3 +58,22 @@ def _time(value: object) -> datetime | None:
         return datetime.fromisoformat(value)
     except ValueError:
         return None
+
+
+def not_running(app: AppStatus, commit: str, *, contains: Callable[[str, str], bool]) -> str | None:
+    """Why `app` does not run `commit` synced and healthy yet (None: it does).
+
+    `contains(revision, commit)`: the synced revision has `commit` in its history.
+    """
+    if app.sync != "Synced":
+        return f"Argo CD app {app.name} is {app.sync}, not Synced"
+    if app.health != "Healthy":
+        return f"Argo CD app {app.name} is {app.health}, not Healthy"
+    if app.revision is None:
+        return f"Argo CD app {app.name} has synced no revision yet"
+    if not contains(app.revision, commit):
+        return (
+            f"Argo CD app {app.name} synced {app.revision[:12]}, which does not hold"
+            f" {commit[:12]} yet"
+        )
+    return None

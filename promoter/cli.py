@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -15,6 +16,7 @@ from promoter.errors import GateClosed, PermanentError, TransientError
 if TYPE_CHECKING:
     from promoter.githistory import Commits
     from promoter.history import Deploy
+    from promoter.service import Result
     from promoter.settings import Settings
 
 EXIT_INVALID = 2
@@ -59,9 +61,7 @@ def promote_command(args: argparse.Namespace) -> int:
     # SIGTERM ends the process as an exception would, so that the git process running now is
     # killed with it (see promoter.processes) instead of living on as an orphan.
     signal.signal(signal.SIGTERM, _terminated)
-    result = promote(event, settings)
-    print(json.dumps(result.to_json()))
-    return 0
+    return _printed(promote(event, settings))
 
 
 def listen_command(args: argparse.Namespace) -> int:
@@ -106,6 +106,7 @@ def history_command(args: argparse.Namespace) -> int:
 
 
 def promote_env_command(args: argparse.Namespace) -> int:
+    from promoter.argoview import ArgoView
     from promoter.envpromotion import Request, promote_env
     from promoter.settings import Settings
 
@@ -113,7 +114,28 @@ def promote_env_command(args: argparse.Namespace) -> int:
         repo=args.repo, branch=args.branch, policy=args.policy, workdir=args.workdir
     )
     request = Request(args.to, args.source, args.image, args.force)
-    print(json.dumps(promote_env(settings, request).to_json()))
+    with ArgoView.from_environ(os.environ, kubeconfig=args.kubeconfig) as argo:
+        result = promote_env(settings, request, health=argo.health)
+    return _printed(result)
+
+
+def status_command(args: argparse.Namespace) -> int:
+    from promoter.argoview import ArgoView
+    from promoter.envstatus import status
+    from promoter.settings import Settings
+    from promoter.status import table
+
+    settings = Settings.build(
+        repo=args.repo, branch=args.branch, policy=args.policy, workdir=args.workdir
+    )
+    with ArgoView.from_environ(os.environ, kubeconfig=args.kubeconfig) as argo:
+        rows = status(settings, argo=argo, only=args.env)
+    if args.json:
+        print(json.dumps([row.to_json() for row in rows]))
+    elif rows:
+        print(table(rows))
+    else:
+        print("nothing promoted yet, and promoter.yaml names no image", file=sys.stderr)
     return 0
 
 
@@ -167,6 +189,14 @@ def simulate_command(args: argparse.Namespace) -> int:
     return simulate(home=Path(args.home), image=args.image, port=args.port)
 
 
+def _printed(result: Result) -> int:
+    """Print the result's JSON object; a commit whose `promoted` message failed says so too."""
+    print(json.dumps(result.to_json()))
+    if result.unannounced:
+        print(f"promoter: committed, not announced: {result.unannounced}", file=sys.stderr)
+    return 0
+
+
 def _terminated(signum: int, _frame: object) -> None:
     raise SystemExit(128 + signum)
 
@@ -189,7 +219,8 @@ which Argo CD then applies. The config repo's git log is the deploy audit trail.
 
 Try it locally with `promoter dev` and `promoter simulate`; run it with `promoter promote` (one
 event), `promoter listen` (a Pub/Sub pull subscription) or as the Cloud Function in
-promoter/main.py. Carry a digest from one environment to the next with `promoter promote-env`;
+promoter/main.py. Carry a digest from one environment to the next with `promoter promote-env`,
+and see where each stands in git and in Argo CD with `promoter status`;
 see what was deployed with `promoter history`; undo a deploy with `promoter rollback`; stop an
 image from being promoted with `promoter hold` (until `promoter release`)."""
 
@@ -209,6 +240,7 @@ EXAMPLES = {
         "promoter promote-env --repo https://github.com/org/config.git --to prod \\\n"
         "    --image europe-west1-docker.pkg.dev/demo-shop/apps/web"
     ),
+    "status": "promoter status --repo https://github.com/org/config.git --env prod",
     "rollback": (
         "promoter rollback --repo https://github.com/org/config.git \\\n"
         "    --image europe-west1-docker.pkg.dev/demo-shop/apps/web --hold --reason 'p99 up 3x'"
@@ -297,7 +329,21 @@ def _parser() -> argparse.ArgumentParser:
     promote_env.add_argument(
         "--force", action="store_true", help="promote past closed gates (said in the commit)"
     )
+    promote_env.add_argument(
+        "--kubeconfig", help="to ask Argo CD (default: KUBECONFIG, ~/.kube/config, in-cluster)"
+    )
     promote_env.set_defaults(run=promote_env_command)
+
+    status = _command(
+        commands, "status", "per environment and image: promoted in git, and Argo CD's state"
+    )
+    _config_repo(status, "read", policy=True)
+    status.add_argument("--env", help="only this environment")
+    status.add_argument("--json", action="store_true", help="a JSON array instead of a table")
+    status.add_argument(
+        "--kubeconfig", help="to ask Argo CD (default: KUBECONFIG, ~/.kube/config, in-cluster)"
+    )
+    status.set_defaults(run=status_command)
 
     history = _command(commands, "history", "list deploys, newest first, from the commits")
     _config_repo(history, "read", policy=False)

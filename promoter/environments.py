@@ -65,8 +65,13 @@ def parse_environments(value: Any, where: str) -> tuple[Environment, ...]:
         if env.source is not None and env.source not in by_name:
             known = ", ".join(names)
             raise ConfigError(f"{where}[{n}].from: no environment {env.source!r} (known: {known})")
-    for env in found:
+    for n, env in enumerate(found):
         _check_no_cycle(env, by_name, where)
+        if env.require_healthy and env.source and by_name[env.source].argocd is None:
+            raise ConfigError(
+                f"{where}[{n}].requireHealthy: environment {env.source!r} has no argocd app to"
+                " ask (add argocd: {app: NAME, namespace: argocd} to it)"
+            )
     return tuple(found)
 
 

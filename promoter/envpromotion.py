@@ -157,7 +157,7 @@ def _sources(
     workspace: Workspace, tip: str, source: Environment, records: dict[str, Record]
 ) -> dict[str, Source]:
     """Each record with its tag and the commit that promoted it into `source`."""
-    commits = _promotion_commits(workspace, tip, source, records)
+    commits = promotion_commits(workspace, tip, source, records)
     found = {}
     for repository, record in records.items():
         commit = commits.get(repository)
@@ -170,7 +170,7 @@ def _sources(
     return found
 
 
-def _promotion_commits(
+def promotion_commits(
     workspace: Workspace, tip: str, source: Environment, records: dict[str, Record]
 ) -> dict[str, Commit]:
     """The newest commit that wrote each record's build into `source`'s files."""

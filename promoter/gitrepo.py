@@ -132,6 +132,11 @@ class Workspace(GitDir):
         """Commits of `tip`, newest first, deepening a shallow workspace until `enough`."""
         return self._history.commits(tip, self._transport, enough=enough)
 
+    def is_ancestor(self, ancestor: str, descendant: str) -> bool:
+        """True when `descendant` contains `ancestor` (false too when either is unknown here)."""
+        status, _, _ = self._run("merge-base", "--is-ancestor", ancestor, descendant)
+        return status == 0
+
     @_reads_workspace
     def blobs(self, tip: str, paths: Collection[str]) -> list[Blob]:
         """The regular files among `paths` in `tip` (symlinks and submodules are left out)."""

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 if __package__ in (
     None,
@@ -27,6 +28,9 @@ from promoter.events import from_cloud_event_data, message_data
 from promoter.handling import handle, handle_promoted
 from promoter.logs import log_line
 from promoter.settings import Settings, require_git
+
+if TYPE_CHECKING:
+    from promoter.argoview import ArgoView
 
 try:  # said once when the instance starts; each event then answers 503 with the same line
     require_git()
@@ -47,7 +51,10 @@ def on_promoted_event(cloud_event: Any) -> None:
     """Promote into the environments fed by the one a `promoted` message names."""
     published = _published(cloud_event)
     if not handle_promoted(
-        lambda: Promoted.from_data(message_data(cloud_event.data)), _settings, published=published
+        lambda: Promoted.from_data(message_data(cloud_event.data)),
+        _settings,
+        published=published,
+        health=lambda source, commit, workspace: _argo().health(source, commit, workspace),
     ):
         flask.abort(503, description="not yet, or a transient failure; deliver again")
 
@@ -64,6 +71,16 @@ def _published(cloud_event: Any) -> float | None:
             with contextlib.suppress(ValueError):
                 return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
     return None
+
+
+@functools.cache
+def _argo() -> ArgoView:
+    # Imported and connected on first use: the kubernetes client costs a cold start, and only
+    # environments with requireHealthy ask Argo CD anything.
+    from promoter.argocd import ClusterAccess
+    from promoter.argoview import ArgoView
+
+    return ArgoView(lambda: ClusterAccess.from_environ(os.environ))
 
 
 @functools.cache

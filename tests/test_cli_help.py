@@ -11,7 +11,7 @@ from .conftest import run_cli
 
 COMMANDS = [
     *("dev", "simulate", "promote", "listen", "promote-env"),
-    *("history", "rollback", "hold", "release"),
+    *("status", "history", "rollback", "hold", "release"),
 ]
 
 

@@ -56,6 +56,10 @@ def env(name: str, **fields: object) -> dict[str, object]:
             "environments[1].soak: expected a duration like 30m",
         ),
         ([env("dev", requireHealthy=True)], "environments[0].requireHealthy: only for an"),
+        (
+            [env("dev"), env("prod", requireHealthy=True, **{"from": "dev"})],
+            "environments[1].requireHealthy: environment 'dev' has no argocd app to ask",
+        ),
         ([env("dev", auto="yes")], "environments[0].auto: expected true or false"),
         ([{"name": "dev"}], "environments[0].paths: required"),
         ([env("Prod")], "environments[0].name: expected a lowercase name"),

@@ -113,7 +113,6 @@ def test_a_hold_on_prod_and_a_rolled_back_digest_are_gates(make_config_repo, tmp
         (["--to", "dev"], "", "--to: dev is an entry environment"),
         (["--to", "qa"], "", "--to: no environment 'qa' (known: dev, prod)"),
         (["--to", "prod", "--from", "prod"], "", "--from: prod comes from dev, not from 'prod'"),
-        (["--to", "prod"], "    requireHealthy: true\n", "environment prod requires dev healthy"),
     ],
 )
 def test_bad_requests_exit_2_and_commit_nothing(make_config_repo, tmp_path, args, extra, expected):
