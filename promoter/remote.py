@@ -46,7 +46,7 @@ class Remote:
         self.check_scheme()
         if not _valid_branch(self.branch):
             raise ConfigError(f"branch: {self.branch!r} is not a valid branch name")
-        if self.token and not self._may_send_token():
+        if self.token and not may_carry_token(self.url):
             raise ConfigError(
                 "PROMOTER_GIT_TOKEN: only sent over https or to loopback http,"
                 f" not to {self.display}"
@@ -118,18 +118,24 @@ class Remote:
         if self.scheme not in _SCHEMES:
             raise ConfigError(f"repo: unsupported URL scheme {self.scheme!r} in {self.display}")
 
-    def _may_send_token(self) -> bool:
-        if self.scheme == "https":
-            return True
-        if self.scheme != "http":
-            return False
-        host = urlsplit(self.url).hostname or ""
-        if host == "localhost":
-            return True
-        try:
-            return ipaddress.ip_address(host).is_loopback
-        except ValueError:
-            return False
+
+def may_carry_token(url: str) -> bool:
+    """True when a token may be sent to `url`: over https, or plain http to loopback only.
+
+    The git token and the forge's token follow this one rule.
+    """
+    parts = urlsplit(url)
+    if parts.scheme.lower() == "https":
+        return True
+    if parts.scheme.lower() != "http":
+        return False
+    host = parts.hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _unquoted(line: str) -> str:
