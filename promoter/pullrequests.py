@@ -1,0 +1,142 @@
+"""Pull-request mode, decided without the network: promoter.yaml's `write:` block, the head
+branch an image's pull request lives on, and the pull request's title and body.
+
+Pure. Many teams protect the branch Argo CD deploys from; then the promoter proposes its commit
+on a head branch of its own and asks the forge (GitHub, GitLab) for one pull request per base
+branch and image repository.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from promoter.audit import FileChange
+from promoter.errors import ConfigError
+from promoter.yamlcheck import mapping
+
+Mode = Literal["push", "pull-request"]
+ForgeKind = Literal["github", "gitlab"]
+State = Literal["open", "merged", "closed"]
+AutoMerge = Literal["enabled", "merged"]  # waits for the checks, or merged at once
+HEAD_PREFIX = "promoter/"
+MAX_TITLE = 250  # GitHub takes 256 characters, GitLab 255
+MAX_BODY_CHANGES = 100  # the commit and its ledger name every file; the body names this many
+_KEYS = frozenset({"mode", "forge", "repository", "autoMerge"})
+_MODES: tuple[Mode, ...] = ("push", "pull-request")
+_FORGES: tuple[ForgeKind, ...] = ("github", "gitlab")
+_PART = r"[A-Za-z0-9_.][A-Za-z0-9_.-]*"
+_REPOSITORIES = {  # GitHub: owner/name; GitLab: a project path under one or more groups
+    "github": re.compile(rf"{_PART}/{_PART}"),
+    "gitlab": re.compile(rf"{_PART}(/{_PART})+"),
+}
+
+
+@dataclass(frozen=True)
+class WriteMode:
+    """`write:`: push to the branch (the default), or propose a pull request on a forge."""
+
+    mode: Mode = "push"
+    forge: ForgeKind | None = None
+    repository: str | None = None  # owner/name on GitHub, the project's path on GitLab
+    auto_merge: bool = False
+
+    @property
+    def proposes(self) -> bool:
+        """True when the promoter opens pull requests instead of pushing to the branch."""
+        return self.mode == "pull-request"
+
+    @classmethod
+    def parse(cls, value: Any, where: str = "promoter.yaml: write") -> WriteMode:
+        """The `write:` block, checked, or ConfigError naming the key and what was expected."""
+        fields = mapping(value, where, _KEYS)
+        mode = _choice(fields.get("mode", "push"), _MODES, f"{where}.mode")
+        forge = _choice(fields["forge"], _FORGES, f"{where}.forge") if "forge" in fields else None
+        auto_merge = fields.get("autoMerge", False)
+        if not isinstance(auto_merge, bool):
+            raise ConfigError(f"{where}.autoMerge: expected true or false")
+        repository = fields.get("repository")
+        if mode == "pull-request" and forge is None:
+            raise ConfigError(f"{where}.forge: required with mode: pull-request (github or gitlab)")
+        if mode == "pull-request" and repository is None:
+            raise ConfigError(f"{where}.repository: required with mode: pull-request")
+        if repository is not None:
+            _check_repository(repository, forge, f"{where}.repository")
+        return cls(mode, forge, repository, auto_merge)
+
+
+@dataclass(frozen=True)
+class PullRequest:
+    """One pull request (GitHub) or merge request (GitLab), as the forge numbers and shows it."""
+
+    number: int  # GitHub's number, GitLab's iid
+    url: str  # the forge's web page for it
+    created: bool = False  # opened by this call, rather than found open and updated
+    node_id: str = field(default="", compare=False)  # GitHub's GraphQL id (auto-merge)
+
+    def to_json(self) -> dict[str, Any]:
+        """The `pullRequest` member of a result's JSON."""
+        return {"number": self.number, "url": self.url}
+
+
+def head_branch(base: str, repository: str) -> str:
+    """The head branch of `repository`'s pull request into `base`: one per pair, always the same.
+
+    `promoter/<base>/<repository>` with the repository's `/` as `+` and a port's `:` as `=`: one
+    path component, so that `app` and `app/worker` cannot collide as git refs (a ref cannot be
+    both a branch and a folder of branches), and the name reads back unambiguously.
+    """
+    leaf = repository.replace("/", "+").replace(":", "=")
+    if leaf.endswith(".lock"):  # git refuses a component ending so; repositories never end in +
+        leaf += "+"
+    return f"{HEAD_PREFIX}{base}/{leaf}"
+
+
+def title(*, base: str, repository: str, digest: str) -> str:
+    """The pull request's title: which image, which digest, into which branch."""
+    short = digest.removeprefix("sha256:")[:12]
+    text = f"Promote {repository}@{short} to {base}"
+    return _one_line(text)[:MAX_TITLE]
+
+
+def body(
+    *, base: str, repository: str, digest: str, build: str, changes: Sequence[FileChange]
+) -> str:
+    """The pull request's description: the build, the digest and each changed file."""
+    lines = [
+        f"The promoter proposes `{repository}@{digest}` for `{base}`.",
+        "",
+        f"- Build: `{_one_line(build)}`",
+        f"- Files: {len(changes)}",
+        "",
+    ]
+    lines += [
+        f"- `{_one_line(c.path)}`: `{_one_line(c.old)}` -> `{_one_line(c.new)}`"
+        for c in changes[:MAX_BODY_CHANGES]
+    ]
+    if len(changes) > MAX_BODY_CHANGES:
+        lines.append(f"- and {len(changes) - MAX_BODY_CHANGES} more (see the commit)")
+    lines += ["", "A newer build of this image updates this pull request."]
+    return "\n".join(lines) + "\n"
+
+
+def _choice(value: Any, allowed: tuple[str, ...], where: str) -> Any:
+    if value not in allowed:
+        raise ConfigError(f"{where}: expected {' or '.join(allowed)}, got {value!r}")
+    return value
+
+
+def _check_repository(value: Any, forge: ForgeKind | None, where: str) -> None:
+    patterns = [_REPOSITORIES[forge]] if forge else list(_REPOSITORIES.values())
+    if not isinstance(value, str) or not any(p.fullmatch(value) for p in patterns):
+        expected = "a project path (group/project)" if forge == "gitlab" else "owner/name"
+        raise ConfigError(f"{where}: expected {expected}, got {value!r}")
+    if any(part in (".", "..") for part in value.split("/")):
+        raise ConfigError(f"{where}: {value!r} must not have '.' or '..' parts")
+
+
+def _one_line(text: str) -> str:
+    """`text` with control characters and newlines turned into spaces: no Markdown breakouts."""
+    return " ".join(re.sub(r"[\x00-\x1f\x7f`]", " ", text).split())
