@@ -42,6 +42,8 @@ class Settings:
     policy_required: bool = False  # named by PROMOTER_POLICY or --policy: it must exist
     git_timeout: float = DEFAULT_TIMEOUT  # seconds one git process may take (a fetch, a push)
     events_topic: str | None = None  # PROMOTER_EVENTS_TOPIC: `promoted` messages go there
+    forge_api: str | None = None  # PROMOTER_FORGE_API: None is the forge's public API
+    forge_token: str | None = field(default=None, repr=False)  # PROMOTER_FORGE_TOKEN
 
     def __post_init__(self) -> None:
         path = PurePosixPath(self.policy_path)  # "./promoter.yaml/" names promoter.yaml
@@ -85,6 +87,8 @@ class Settings:
             cloudbuild_host=environ.get("CLOUDBUILD_EMULATOR_HOST") or None,
             git_timeout=git_timeout,
             events_topic=_events_topic(environ),
+            forge_api=environ.get("PROMOTER_FORGE_API") or None,
+            forge_token=environ.get("PROMOTER_FORGE_TOKEN") or None,
         )
 
     @property
