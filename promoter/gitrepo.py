@@ -167,6 +167,16 @@ class Workspace(GitDir):
         self._note_pushed(commit)
 
     @_reads_workspace
+    def branch_tip(self, name: str) -> str | None:
+        """The tip of our head branch `name` on the remote, fetched; None: there is none."""
+        return self._transport.branch_tip(name)
+
+    @_reads_workspace
+    def push_branch(self, commit: str, name: str, *, expected: str | None) -> None:
+        """Set our head branch `name` to `commit` if it is still at `expected` (a lease)."""
+        self._transport.push_branch(commit, name, expected=expected)
+
+    @_reads_workspace
     def manifests_naming(self, tip: str, needles: Collection[str]) -> set[str]:
         """Paths of the regular manifests of `tip` that name any of the repositories `needles`."""
         if not needles:

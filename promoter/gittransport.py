@@ -175,6 +175,39 @@ class Transport(GitDir):
             return None
         return first if OBJECT_ID.fullmatch(first) else None
 
+    def branch_tip(self, name: str) -> str | None:
+        """Fetch the remote branch `name` (one of our head branches) and return its tip, or None
+        when it does not exist."""
+        ref = f"refs/heads/{name}"
+        status, out, err = self._run("ls-remote", self.remote.url, ref)
+        if status != 0:
+            raise GitUnavailable(f"git ls-remote {self.remote.display} failed: {self._tail(err)}")
+        tips = [line.split("\t")[0] for line in out.splitlines() if line.endswith(f"\t{ref}")]
+        if not tips:
+            return None
+        local = f"refs/promoter/heads/{name}"
+        status, _, err = self._run(
+            "fetch", "--depth=1", "--no-tags", "--no-auto-gc", "--quiet", self.remote.url,
+            f"+{ref}:{local}",
+        )  # fmt: skip
+        if status != 0:
+            raise GitUnavailable(f"git fetch of {ref} failed: {self._tail(err)}")
+        return self._git("rev-parse", local)
+
+    def push_branch(self, commit: str, name: str, *, expected: str | None) -> None:
+        """Set our own head branch `name` to `commit`, forced, but only from `expected` (None:
+        it must not exist yet): a lease, so two instances never overwrite each other blindly.
+        Never used for the base branch."""
+        lease = f"--force-with-lease=refs/heads/{name}:{expected or ''}"
+        dest = f"+{commit}:refs/heads/{name}"
+        status, out, err = self._run("push", "--porcelain", "--quiet", lease, self.remote.url, dest)
+        if status == 0:
+            return
+        text = f"{out}\n{err}".lower()
+        if "[rejected]" in text or "stale info" in text or "cannot lock ref" in text:
+            raise PushRejected(f"push to {name} of {self.remote.display} rejected: it moved")
+        raise GitUnavailable(f"git push to {self.remote.display} failed: {self._tail(err)}")
+
     def push(self, commit: str) -> None:
         """Fast-forward the remote branch to `commit`; never forced."""
         dest = f"{commit}:refs/heads/{self.remote.branch}"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import fnmatch
 import posixpath
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ruamel.yaml import YAML
@@ -16,11 +16,12 @@ from wcmatch import glob
 from promoter.environments import Environment, environment_of, parse_environments
 from promoter.errors import ConfigError
 from promoter.manifests import is_manifest
+from promoter.pullrequests import WriteMode
 from promoter.yamlcheck import check_glob, check_repository, mapping, strings
 
 DEFAULT_PATH = "promoter.yaml"
 _GLOB_FLAGS = glob.GLOBSTAR | glob.DOTGLOB | glob.BRACE  # `overlays/{dev,staging}/**`
-_TOP_KEYS = frozenset({"images", "trust", "environments"})
+_TOP_KEYS = frozenset({"images", "trust", "environments", "write"})
 _RULE_KEYS = frozenset({"repository", "paths", "branches", "helm"})
 _HELM_KEYS = frozenset({"path", "key", "field"})
 _FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
@@ -87,6 +88,7 @@ class Policy:
     rules: tuple[ImageRule, ...] | None = None
     trust: Trust = Trust()
     environments: tuple[Environment, ...] = ()  # none: build events may write anywhere
+    write: WriteMode = field(default_factory=WriteMode)  # push, or pull requests on a forge
 
     @classmethod
     def from_yaml(cls, text: str, *, path: str = DEFAULT_PATH) -> Policy:
@@ -106,8 +108,9 @@ class Policy:
             if "environments" in top
             else ()
         )
+        write = WriteMode.parse(top["write"], f"{path}: write") if "write" in top else WriteMode()
         if "images" not in top:
-            return cls(None, trust, environments)
+            return cls(None, trust, environments, write)
         entries = top["images"]
         if entries is None or entries == []:  # every entry commented out: not "every image"
             raise ConfigError(
@@ -116,7 +119,7 @@ class Policy:
         if not isinstance(entries, list):
             raise ConfigError(f"{path}: images: expected a list of entries")
         rules = tuple(_rule(e, f"{path}: images[{i}]") for i, e in enumerate(entries))
-        return cls(rules, trust, environments)
+        return cls(rules, trust, environments, write)
 
     def takes_builds(self, path: str) -> bool:
         """True when build events may write `path`: anywhere, or in an entry environment."""

@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import partial
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from promoter import ledger as ledger_file
 from promoter.audit import FileChange, commit_message
@@ -29,8 +29,12 @@ from promoter.ledger import Ledger
 from promoter.plan import Outcome as EventOutcome
 from promoter.plan import Plan, plan
 from promoter.policy import Policy, follow_link
+from promoter.pullrequests import PullRequest
 from promoter.settings import Settings
 from promoter.verify import NOT_VERIFIED, differences, untrusted
+
+if TYPE_CHECKING:
+    from promoter.proposing import Proposals
 
 # A manifest is kilobytes; a file this large is a mistake or an attack, and is skipped.
 MAX_MANIFEST_BYTES = 4 * 2**20
@@ -44,7 +48,7 @@ LOCKED_ATTEMPTS = 3
 MAX_POLICY_LINKS = 8  # as many symlinks in a row as a policy may go through
 
 
-Outcome = EventOutcome | Literal["rolled-back", "held", "released"]
+Outcome = EventOutcome | Literal["rolled-back", "held", "released", "proposed"]
 
 
 @dataclass(frozen=True)
@@ -60,14 +64,19 @@ class Result:
     healed: str = ""  # the workspace was damaged (why) and cloned again within this event
     announce: tuple[Promoted, ...] = ()  # the `promoted` messages of the commit
     unannounced: str = ""  # why they could not be published (the commit stands)
+    pull_requests: tuple[PullRequest, ...] = ()  # pull-request mode: one per image
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "outcome": self.outcome,
             "commit": self.commit,
             "changes": [{"path": c.path, "old": c.old, "new": c.new} for c in self.changes],
             "reason": self.reason,
         }
+        if self.pull_requests:
+            data["pullRequest"] = self.pull_requests[0].to_json()
+            data["pullRequests"] = [pr.to_json() for pr in self.pull_requests]
+        return data
 
 
 @dataclass(frozen=True)
@@ -77,6 +86,7 @@ class Proposal:
     result: Result
     files: Mapping[str, bytes] = field(default_factory=dict)
     message: str = ""
+    proposals: Proposals | None = None  # pull-request mode: head branches instead of a push
 
 
 Decide = Callable[[Workspace, str], Proposal]
@@ -152,6 +162,11 @@ def _attempt_in(decide: Decide, settings: Settings, attempt: int, *, fresh: bool
         tip = workspace.fetch(moved=attempt > 1)
         proposal = decide(workspace, tip)
         result = replace(proposal.result, attempts=attempt)
+        if proposal.proposals is not None and not settings.dry_run:
+            from promoter.proposing import open_pull_requests
+
+            made, prs = open_pull_requests(workspace, tip, proposal.proposals, settings)
+            return replace(result, commit=made, pull_requests=prs)
         if not proposal.files or settings.dry_run:
             return result
         commit = workspace.commit(
@@ -180,6 +195,8 @@ def _proposal(workspace: Workspace, tip: str, event: BuildEvent, settings: Setti
     result = Result(decided.outcome, decided.reason, None, decided.changes, warning=decided.warning)
     if decided.outcome != "promoted":
         return Proposal(result)
+    if policy.write.proposes:
+        return _pull_requests(workspace, tip, event, settings)
     messages = promoted(
         decided.changes, environments=policy.environments, build_id=event.build_id, commit=""
     )
@@ -187,6 +204,20 @@ def _proposal(workspace: Workspace, tip: str, event: BuildEvent, settings: Setti
     message = commit_message(event, decided.changes, skip_ci=settings.skip_ci)
     files = {path: text.encode() for path, text in decided.files.items()}
     return Proposal(result, files, message)
+
+
+def _pull_requests(
+    workspace: Workspace, tip: str, event: BuildEvent, settings: Settings
+) -> Proposal:
+    from promoter.proposing import propose
+
+    found = propose(workspace, tip, event, settings, plan_at=_plan_at)
+    if isinstance(found, str):
+        return Proposal(Result("unchanged", found))
+    heads = ", ".join(b.head for b in found.branches)
+    reason = f"proposed {len(found.changes)} image reference(s) on {heads}"
+    reason += "".join(f"; {s}" for s in found.skipped)
+    return Proposal(Result("proposed", reason, changes=found.changes), proposals=found)
 
 
 def _plan_at(

@@ -48,6 +48,7 @@ FORBIDDEN = {
     "promoter.devloop",
     "promoter.handling",
     "promoter.interventions",
+    "promoter.proposing",
     "promoter.githistory",
     "promoter.argocd",
     "promoter.forge",

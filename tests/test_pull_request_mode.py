@@ -1,0 +1,116 @@
+"""Pull-request mode end to end: the real CLI, a real bare repo, and the stand-in forges at their
+real paths (tests/forge_fake.py). The base branch is never pushed to."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from promoter.pullrequests import head_branch
+
+from .conftest import WEB, build, digest_of, git, promote_cli, tip
+from .forge_fake import ForgeFake, serving
+
+TOKEN = "forge-token-e2e-7d1c"
+OTHER = "europe-west1-docker.pkg.dev/demo-shop/apps/other"
+POLICY = """\
+write:
+  mode: pull-request
+  forge: {kind}
+  repository: demo-shop/shop
+"""
+DEV = "clusters/dev/deployment.yaml"
+
+
+def promote(remote: Path, fake: ForgeFake, workdir: Path, n: int, **fields: Any) -> Any:
+    event = build(
+        create_time=f"2026-03-02T09:{n:02}:00Z", digest=digest_of(n), build_id=f"b{n}", **fields
+    )
+    env = {**os.environ, "PROMOTER_FORGE_API": fake.url, "PROMOTER_FORGE_TOKEN": TOKEN}
+    done = promote_cli(event, remote, workdir, env=env)
+    assert done.returncode == 0, done.stderr
+    assert TOKEN not in done.stdout + done.stderr
+    return json.loads(done.stdout)
+
+
+def head_tip(remote: Path, image: str = WEB) -> str:
+    return git("--git-dir", remote, "rev-parse", f"refs/heads/{head_branch('main', image)}")
+
+
+@pytest.mark.parametrize("kind", ["github", "gitlab"])
+def test_a_build_is_proposed_then_a_newer_one_updates_the_same_pull_request(
+    make_config_repo, tmp_path, kind
+):
+    remote = make_config_repo({"promoter.yaml": POLICY.format(kind=kind)})
+    base = tip(remote)
+    with serving(kind, token=TOKEN) as fake:  # type: ignore[arg-type]
+        started = time.monotonic()
+        first = promote(remote, fake, tmp_path / "w", 1)
+        elapsed = time.monotonic() - started
+        assert first["outcome"] == "proposed"
+        assert first["pullRequest"]["number"] == 1 and first["pullRequest"]["url"].startswith(
+            "https://"
+        )
+        assert tip(remote) == base  # the protected branch is never pushed to
+        assert first["commit"] == head_tip(remote)
+        assert git("--git-dir", remote, "rev-parse", f"{first['commit']}^") == base
+        trailers = git("--git-dir", remote, "log", "-1", "--format=%(trailers)", first["commit"])
+        assert "Build-Id: b1" in trailers
+        [pull] = fake.open_pulls()
+        assert digest_of(1)[7:19] in json.dumps(pull)
+
+        newer = promote(remote, fake, tmp_path / "w2", 2)  # another instance's workdir
+        assert (newer["outcome"], newer["pullRequest"]["number"]) == ("proposed", 1)
+        assert len(fake.open_pulls()) == 1 and len(fake.pulls) == 1
+        assert digest_of(2) in git("--git-dir", remote, "show", f"{head_tip(remote)}:{DEV}")
+
+        older = promote(remote, fake, tmp_path / "w", 1)
+        assert older["outcome"] == "unchanged" and "newer build" in older["reason"]
+        assert digest_of(2) in git("--git-dir", remote, "show", f"{head_tip(remote)}:{DEV}")
+
+        again = promote(remote, fake, tmp_path / "w", 2)  # redelivered: the same PR, no commit
+        assert (again["outcome"], again["pullRequest"]["number"]) == ("proposed", 1)
+        assert len(fake.pulls) == 1
+        # After the merge, the next build opens a new pull request.
+        fake.merge(1)
+        git("--git-dir", remote, "update-ref", "refs/heads/main", head_tip(remote))
+        third = promote(remote, fake, tmp_path / "w", 3)
+        assert (third["outcome"], third["pullRequest"]["number"]) == ("proposed", 2)
+        assert git("--git-dir", remote, "rev-parse", f"{third['commit']}^") == tip(remote)
+        # Headers carry the token; nothing else does.
+        assert all(TOKEN not in seen.path + seen.body for seen in fake.seen)
+    print(f"\n{kind}: event -> pull request {elapsed:.2f} s")
+
+
+def test_each_image_gets_its_own_pull_request(make_config_repo, tmp_path):
+    pod = (
+        f"apiVersion: v1\nkind: Pod\nspec:\n  containers:\n    - name: o\n      image: {OTHER}:1\n"
+    )
+    remote = make_config_repo(
+        {"promoter.yaml": POLICY.format(kind="github"), "apps/other/pod.yaml": pod}
+    )
+    images = [(WEB, "1", digest_of("w")), (OTHER, "1", digest_of("o"))]
+    with serving("github", token=TOKEN) as fake:
+        result = promote(remote, fake, tmp_path / "w", 1, images=images)
+        assert result["outcome"] == "proposed"
+        assert [pr["number"] for pr in result["pullRequests"]] == [1, 2]
+        assert {p["head"]["ref"] for p in fake.open_pulls()} == {
+            head_branch("main", WEB),
+            head_branch("main", OTHER),
+        }
+        assert digest_of("o") not in git("--git-dir", remote, "show", f"{head_tip(remote)}:{DEV}")
+
+
+def test_without_the_token_it_is_a_config_error_and_nothing_is_pushed(make_config_repo, tmp_path):
+    remote = make_config_repo({"promoter.yaml": POLICY.format(kind="github")})
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PROMOTER_FORGE")}
+    done = promote_cli(build(digest=digest_of(1)), remote, tmp_path / "w", env=env)
+    assert done.returncode == 2
+    assert done.stderr.startswith("promoter: error: PROMOTER_FORGE_TOKEN: required")
+    refs = git("--git-dir", remote, "for-each-ref", "--format=%(refname)")
+    assert refs == "refs/heads/main"
