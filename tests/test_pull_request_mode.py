@@ -48,7 +48,7 @@ def test_a_build_is_proposed_then_a_newer_one_updates_the_same_pull_request(
 ):
     remote = make_config_repo({"promoter.yaml": POLICY.format(kind=kind)})
     base = tip(remote)
-    with serving(kind, token=TOKEN) as fake:  # type: ignore[arg-type]
+    with serving(kind, token=TOKEN) as fake:
         started = time.monotonic()
         first = promote(remote, fake, tmp_path / "w", 1)
         elapsed = time.monotonic() - started
