@@ -119,17 +119,21 @@ class Remote:
             raise ConfigError(f"repo: unsupported URL scheme {self.scheme!r} in {self.display}")
 
     def _may_send_token(self) -> bool:
-        if self.scheme == "https":
-            return True
-        if self.scheme != "http":
-            return False
-        host = urlsplit(self.url).hostname or ""
-        if host == "localhost":
-            return True
-        try:
-            return ipaddress.ip_address(host).is_loopback
-        except ValueError:
-            return False
+        return may_carry_secret(self.scheme, urlsplit(self.url).hostname or "")
+
+
+def may_carry_secret(scheme: str, host: str) -> bool:
+    """True where a secret may travel: over https, or over http to loopback only."""
+    if scheme == "https":
+        return True
+    if scheme != "http":
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _unquoted(line: str) -> str:
