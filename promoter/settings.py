@@ -15,11 +15,13 @@ from git import Git
 from git.exc import GitError
 
 from promoter import signing
+from promoter.argowebhook import REPO_VARIABLE, SECRET_VARIABLE, URL_VARIABLE, ArgoWebhook
 from promoter.errors import ConfigError
 from promoter.gitdir import DEFAULT_TIMEOUT
 from promoter.gitrepo import Identity
 from promoter.policy import DEFAULT_PATH
 from promoter.remote import Remote
+from promoter.webhook import Repository
 
 MAX_GIT_TIMEOUT = 3600.0  # a function's longest request timeout
 _TOPIC = re.compile(r"projects/[a-z][-a-z0-9.:]{4,61}[a-z0-9]/topics/[A-Za-z][-\w.~+%]{2,254}")
@@ -42,6 +44,7 @@ class Settings:
     policy_required: bool = False  # named by PROMOTER_POLICY or --policy: it must exist
     git_timeout: float = DEFAULT_TIMEOUT  # seconds one git process may take (a fetch, a push)
     events_topic: str | None = None  # PROMOTER_EVENTS_TOPIC: `promoted` messages go there
+    argocd_webhook: ArgoWebhook | None = None  # told of each push (PROMOTER_ARGOCD_WEBHOOK_*)
 
     def __post_init__(self) -> None:
         path = PurePosixPath(self.policy_path)  # "./promoter.yaml/" names promoter.yaml
@@ -85,6 +88,7 @@ class Settings:
             cloudbuild_host=environ.get("CLOUDBUILD_EMULATOR_HOST") or None,
             git_timeout=git_timeout,
             events_topic=_events_topic(environ),
+            argocd_webhook=_argocd_webhook(environ, remote),
         )
 
     @property
@@ -168,6 +172,20 @@ def _events_topic(environ: Mapping[str, str]) -> str | None:
             f"PROMOTER_EVENTS_TOPIC: expected projects/PROJECT/topics/TOPIC, got {value!r}"
         )
     return value or None
+
+
+def _argocd_webhook(environ: Mapping[str, str], remote: Remote) -> ArgoWebhook | None:
+    url = environ.get(URL_VARIABLE, "").strip()
+    secret = environ.get(SECRET_VARIABLE, "")  # as Argo CD holds it: a space would be part of it
+    if not url and not secret:
+        return None
+    if not url or not secret:
+        missing = SECRET_VARIABLE if url else URL_VARIABLE
+        raise ConfigError(
+            f"{URL_VARIABLE} and {SECRET_VARIABLE}: set both or neither ({missing} is not set)"
+        )
+    repo = environ.get(REPO_VARIABLE, "").strip() or remote.display
+    return ArgoWebhook(url, secret, Repository.from_url(repo))
 
 
 def _verify_builds(environ: Mapping[str, str]) -> bool:
