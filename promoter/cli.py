@@ -150,23 +150,20 @@ def rollback_command(args: argparse.Namespace) -> int:
         hold_too=args.hold,
         reason=args.reason,
     )
-    print(json.dumps(result.to_json()))
-    return 0
+    return _printed(result)
 
 
 def hold_command(args: argparse.Namespace) -> int:
     from promoter.interventions import hold
 
     result = hold(_settings(args), image=args.image, path=args.path, reason=args.reason)
-    print(json.dumps(result.to_json()))
-    return 0
+    return _printed(result)
 
 
 def release_command(args: argparse.Namespace) -> int:
     from promoter.interventions import release
 
-    print(json.dumps(release(_settings(args), image=args.image, path=args.path).to_json()))
-    return 0
+    return _printed(release(_settings(args), image=args.image, path=args.path))
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -190,8 +187,11 @@ def simulate_command(args: argparse.Namespace) -> int:
 
 
 def _printed(result: Result) -> int:
-    """Print the result's JSON object; a commit whose `promoted` message failed says so too."""
+    """Print the result's JSON object; a commit whose `promoted` message or Argo CD's webhook
+    failed says so too, on stderr (the commit stands: the exit code is 0)."""
     print(json.dumps(result.to_json()))
+    if result.unnotified:
+        print(f"promoter: committed, Argo CD not told: {result.unnotified}", file=sys.stderr)
     if result.unannounced:
         print(f"promoter: committed, not announced: {result.unannounced}", file=sys.stderr)
     return 0

@@ -55,6 +55,10 @@ class PublishFailed(TransientError):
     """A message could not be published on Pub/Sub within its deadline."""
 
 
+class NotifyFailed(TransientError):
+    """Argo CD's webhook did not take a push event: the commit stands, Argo CD's poll finds it."""
+
+
 class ClusterUnavailable(TransientError):
     """The Kubernetes API did not answer in time, could not be reached, or said it is down."""
 

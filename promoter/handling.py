@@ -125,6 +125,9 @@ def _log_result(result: Result, started: float, said: dict[str, Any]) -> None:
         # (someone may forge them), a workspace damaged on disk: a person should look.
         severity = "WARNING"
     message = f"{result.outcome}: {result.reason}"
+    if result.unnotified:  # Argo CD finds the commit on its next poll: minutes, not seconds
+        severity = "WARNING"
+        message += f"; Argo CD was not told ({result.unnotified})"
     if result.unannounced:  # the chain will not hear of this commit: a person should act
         severity = "ERROR"
         message += f"; the promoted message was not published ({result.unannounced})"

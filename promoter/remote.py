@@ -122,14 +122,18 @@ class Remote:
 def may_carry_token(url: str) -> bool:
     """True when a token may be sent to `url`: over https, or plain http to loopback only.
 
-    The git token and the forge's token follow this one rule.
+    The git token, the forge's token and the Argo CD webhook's secret follow this one rule.
     """
     parts = urlsplit(url)
-    if parts.scheme.lower() == "https":
+    return may_carry_secret(parts.scheme.lower(), parts.hostname or "")
+
+
+def may_carry_secret(scheme: str, host: str) -> bool:
+    """True where a secret may travel: over https, or over http to loopback only."""
+    if scheme == "https":
         return True
-    if parts.scheme.lower() != "http":
+    if scheme != "http":
         return False
-    host = parts.hostname or ""
     if host == "localhost":
         return True
     try:

@@ -10,12 +10,14 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, Literal
 
 from promoter import ledger as ledger_file
+from promoter.argowebhook import notify
 from promoter.audit import FileChange, commit_message
 from promoter.chain import Promoted, promoted
 from promoter.errors import (
     ConfigError,
     GitUnavailable,
     InvalidEvent,
+    NotifyFailed,
     PublishFailed,
     PushContention,
     PushRejected,
@@ -32,6 +34,7 @@ from promoter.policy import Policy, follow_link
 from promoter.pullrequests import PullRequest
 from promoter.settings import Settings
 from promoter.verify import NOT_VERIFIED, differences, untrusted
+from promoter.webhook import Push, split_paths
 
 if TYPE_CHECKING:
     from promoter.proposing import Proposals
@@ -65,6 +68,7 @@ class Result:
     announce: tuple[Promoted, ...] = ()  # the `promoted` messages of the commit
     unannounced: str = ""  # why they could not be published (the commit stands)
     pull_requests: tuple[PullRequest, ...] = ()  # pull-request mode: one per image
+    unnotified: str = ""  # why Argo CD's webhook did not take the push (its poll will find it)
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -173,8 +177,42 @@ def _attempt_in(decide: Decide, settings: Settings, attempt: int, *, fresh: bool
             tip, proposal.files, message=proposal.message, identity=settings.identity
         )
         workspace.push(commit)
+        push = _push_event(workspace, tip, commit, proposal, settings)
         announce = tuple(replace(message, commit=commit) for message in result.announce)
-        return _announced(replace(result, commit=commit, announce=announce), settings)
+        result = _announced(replace(result, commit=commit, announce=announce), settings)
+    return _notified(result, push, settings)  # the workspace is free for the next event meanwhile
+
+
+def _push_event(
+    workspace: Workspace, tip: str, commit: str, proposal: Proposal, settings: Settings
+) -> Push | None:
+    """What Argo CD's webhook is told of `commit`, where PROMOTER_ARGOCD_WEBHOOK_URL is set."""
+    if settings.argocd_webhook is None:
+        return None
+    paths = sorted(proposal.files)
+    existing = {blob.path for blob in workspace.blobs(tip, paths)}  # the commit listed them
+    added, modified = split_paths(paths, existing)
+    return Push(
+        repository=settings.argocd_webhook.repository,
+        branch=settings.remote.branch,
+        before=tip,
+        after=commit,
+        message=proposal.message,
+        added=added,
+        modified=modified,
+        pusher=(settings.identity.name, settings.identity.email),
+    )
+
+
+def _notified(result: Result, push: Push | None, settings: Settings) -> Result:
+    """Tell Argo CD of the push; a failure is noted on the result and never raised."""
+    if push is None or settings.argocd_webhook is None:
+        return result
+    try:
+        notify(settings.argocd_webhook, push)
+    except NotifyFailed as err:
+        return replace(result, unnotified=str(err))
+    return result
 
 
 def _announced(result: Result, settings: Settings) -> Result:

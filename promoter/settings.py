@@ -15,11 +15,13 @@ from git import Git
 from git.exc import GitError
 
 from promoter import signing
+from promoter.argowebhook import REPO_VARIABLE, SECRET_VARIABLE, URL_VARIABLE, ArgoWebhook
 from promoter.errors import ConfigError
 from promoter.gitdir import DEFAULT_TIMEOUT
 from promoter.gitrepo import Identity
 from promoter.policy import DEFAULT_PATH
 from promoter.remote import Remote
+from promoter.webhook import Repository
 
 MAX_GIT_TIMEOUT = 3600.0  # a function's longest request timeout
 _TOPIC = re.compile(r"projects/[a-z][-a-z0-9.:]{4,61}[a-z0-9]/topics/[A-Za-z][-\w.~+%]{2,254}")
@@ -44,6 +46,7 @@ class Settings:
     events_topic: str | None = None  # PROMOTER_EVENTS_TOPIC: `promoted` messages go there
     forge_api: str | None = None  # PROMOTER_FORGE_API: None is the forge's public API
     forge_token: str | None = field(default=None, repr=False)  # PROMOTER_FORGE_TOKEN
+    argocd_webhook: ArgoWebhook | None = None  # told of each push (PROMOTER_ARGOCD_WEBHOOK_*)
 
     def __post_init__(self) -> None:
         path = PurePosixPath(self.policy_path)  # "./promoter.yaml/" names promoter.yaml
@@ -89,6 +92,7 @@ class Settings:
             events_topic=_events_topic(environ),
             forge_api=environ.get("PROMOTER_FORGE_API") or None,
             forge_token=environ.get("PROMOTER_FORGE_TOKEN") or None,
+            argocd_webhook=_argocd_webhook(environ, remote),
         )
 
     @property
@@ -172,6 +176,20 @@ def _events_topic(environ: Mapping[str, str]) -> str | None:
             f"PROMOTER_EVENTS_TOPIC: expected projects/PROJECT/topics/TOPIC, got {value!r}"
         )
     return value or None
+
+
+def _argocd_webhook(environ: Mapping[str, str], remote: Remote) -> ArgoWebhook | None:
+    url = environ.get(URL_VARIABLE, "").strip()
+    secret = environ.get(SECRET_VARIABLE, "")  # as Argo CD holds it: a space would be part of it
+    if not url and not secret:
+        return None
+    if not url or not secret:
+        missing = SECRET_VARIABLE if url else URL_VARIABLE
+        raise ConfigError(
+            f"{URL_VARIABLE} and {SECRET_VARIABLE}: set both or neither ({missing} is not set)"
+        )
+    repo = environ.get(REPO_VARIABLE, "").strip() or remote.display
+    return ArgoWebhook(url, secret, Repository.from_url(repo))
 
 
 def _verify_builds(environ: Mapping[str, str]) -> bool:
