@@ -167,9 +167,14 @@ class Workspace(GitDir):
         self._note_pushed(commit)
 
     @_reads_workspace
-    def branch_tip(self, name: str) -> str | None:
-        """The tip of our head branch `name` on the remote, fetched; None: there is none."""
-        return self._transport.branch_tip(name)
+    def branch_tips(self, prefix: str) -> dict[str, str]:
+        """Our head branches on the remote named `prefix`..., and their tips (not fetched)."""
+        return self._transport.branch_tips(prefix)
+
+    @_reads_workspace
+    def fetch_branch(self, name: str) -> str:
+        """Fetch our head branch `name` from the remote; its tip."""
+        return self._transport.fetch_branch(name)
 
     @_reads_workspace
     def push_branch(self, commit: str, name: str, *, expected: str | None) -> None:

@@ -175,17 +175,24 @@ class Transport(GitDir):
             return None
         return first if OBJECT_ID.fullmatch(first) else None
 
-    def branch_tip(self, name: str) -> str | None:
-        """Fetch the remote branch `name` (one of our head branches) and return its tip, or None
-        when it does not exist."""
-        ref = f"refs/heads/{name}"
-        status, out, err = self._run("ls-remote", self.remote.url, ref)
+    def branch_tips(self, prefix: str) -> dict[str, str]:
+        """Our head branches on the remote whose names start with `prefix`, and their tips (one
+        listing, nothing fetched)."""
+        pattern = f"refs/heads/{prefix}*"
+        status, out, err = self._run("ls-remote", self.remote.url, pattern)
         if status != 0:
             raise GitUnavailable(f"git ls-remote {self.remote.display} failed: {self._tail(err)}")
-        tips = [line.split("\t")[0] for line in out.splitlines() if line.endswith(f"\t{ref}")]
-        if not tips:
-            return None
-        local = f"refs/promoter/heads/{name}"
+        tips = {}
+        for line in out.splitlines():
+            sha, _, ref = line.partition("\t")
+            name = ref.removeprefix("refs/heads/")
+            if ref.startswith("refs/heads/") and name.startswith(prefix):
+                tips[name] = sha
+        return tips
+
+    def fetch_branch(self, name: str) -> str:
+        """Fetch our head branch `name` (its tip only) and return that tip."""
+        ref, local = f"refs/heads/{name}", f"refs/promoter/heads/{name}"
         status, _, err = self._run(
             "fetch", "--depth=1", "--no-tags", "--no-auto-gc", "--quiet", self.remote.url,
             f"+{ref}:{local}",

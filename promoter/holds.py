@@ -91,6 +91,15 @@ class Holds:
         )
         return Holds(kept, self.rolled_back)
 
+    def of(self, repository: str) -> tuple[Hold, ...]:
+        """`repository`'s holds."""
+        return tuple(h for h in self.holds if h.repository == repository)
+
+    def with_holds_of(self, repository: str, holds: Iterable[Hold]) -> Holds:
+        """`repository`'s holds replaced by `holds` (the other images' are kept)."""
+        kept = (h for h in self.holds if h.repository != repository)
+        return Holds(tuple(sorted({*kept, *holds})), self.rolled_back)
+
     def with_rolled_back(self, records: Iterable[RolledBack]) -> Holds:
         known = {(r.repository, r.digest) for r in self.rolled_back}
         new = [r for r in records if (r.repository, r.digest) not in known]

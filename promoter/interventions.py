@@ -7,6 +7,7 @@ Each is one commit on a fresh tip, pushed fast-forward and retried like a promot
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from promoter import ledger as ledger_file
@@ -18,6 +19,8 @@ from promoter.history import Commit
 from promoter.holds import EVERYWHERE, HOLDS_PATH, ROLLED_BACK_PATH, Hold, Holds
 from promoter.ledger import Ledger
 from promoter.pinning import helm_targets
+from promoter.proposing import Heads, Proposals, intervention
+from promoter.pullrequests import intervention_branch
 from promoter.rollback import restore
 from promoter.service import (
     Proposal,
@@ -41,12 +44,13 @@ def hold(settings: Settings, *, image: str, path: str | None, reason: str) -> Re
     check_glob(new.path, "--path")
 
     def decide(workspace: Workspace, tip: str) -> Proposal:
-        holds = _holds(workspace, tip)
-        if new.path in {h.path for h in holds.holds if h.repository == image}:
+        stand = _holds_of(workspace, tip, settings, image)
+        if new.path in {h.path for h in stand.now}:
             return Proposal(Result("unchanged", f"{image} is already held in {new.path}"))
-        files = {HOLDS_PATH: holds.with_hold(new).holds_text().encode()}
+        held = [h for h in stand.now if h.path != new.path]
+        result = Result("held", f"{image} held in {new.path}")
         message = hold_message(new, skip_ci=settings.skip_ci)
-        return Proposal(Result("held", f"{image} held in {new.path}"), files, message)
+        return stand.proposal([*held, new], result, message, closing=True)
 
     return apply(decide, settings)
 
@@ -56,17 +60,71 @@ def release(settings: Settings, *, image: str, path: str | None) -> Result:
     check_repository(image, "--image")
 
     def decide(workspace: Workspace, tip: str) -> Proposal:
-        holds = _holds(workspace, tip)
-        released = [h for h in holds.holds if h.repository == image and path in (None, h.path)]
+        stand = _holds_of(workspace, tip, settings, image)
+        released = [h for h in stand.now if path in (None, h.path)]
         if not released:
             where = f" in {path}" if path else ""
             return Proposal(Result("unchanged", f"{image} is not held{where}"))
-        files = {HOLDS_PATH: holds.without_holds(image, path).holds_text().encode()}
-        message = release_message(released, skip_ci=settings.skip_ci)
+        kept = [h for h in stand.now if h not in released]
         paths = ", ".join(h.path for h in released)
-        return Proposal(Result("released", f"{image} released in {paths}"), files, message)
+        result = Result("released", f"{image} released in {paths}")
+        message = release_message(released, skip_ci=settings.skip_ci)
+        return stand.proposal(kept, result, message, closing=False)
 
     return apply(decide, settings)
+
+
+@dataclass(frozen=True)
+class _Standing:
+    """How one image's holds stand: the tip's holds file, the image's holds now, and our head
+    branches in pull-request mode (there, a hold or release still waiting in the image's open
+    holds pull request is how things stand: the next one builds on it)."""
+
+    image: str
+    tip_holds: Holds
+    now: tuple[Hold, ...]
+    heads: Heads | None
+
+    def proposal(
+        self, wanted: list[Hold], result: Result, message: str, *, closing: bool
+    ) -> Proposal:
+        """The image held as `wanted` says: one commit on the tip, or its holds pull request;
+        `closing`: that also closes the image's promotion pull request."""
+        text = self.tip_holds.with_holds_of(self.image, wanted).holds_text()
+        files = {HOLDS_PATH: text.encode()}
+        if self.heads is None:
+            return Proposal(result, files, message)
+        as_tip = set(wanted) == set(self.tip_holds.of(self.image))  # nothing left to propose
+        proposals = intervention(
+            self.heads,
+            repository=self.image,
+            kind="holds",
+            files={} if as_tip else files,
+            message=message,
+            close_promotion=closing,
+        )
+        return _proposed(result, proposals)
+
+
+def _holds_of(workspace: Workspace, tip: str, settings: Settings, image: str) -> _Standing:
+    holds = _holds(workspace, tip)
+    write = read_policy(workspace, tip, settings).write
+    if not write.proposes:
+        return _Standing(image, holds, holds.of(image), None)
+    heads = Heads(workspace, settings, write)
+    pending = heads.pending(intervention_branch(heads.base, image, "holds"))
+    now = holds.of(image) if pending is None else _holds(workspace, pending).of(image)
+    return _Standing(image, holds, now, heads)
+
+
+def _proposed(result: Result, proposals: Proposals) -> Proposal:
+    """`result` as a pull request (outcome `proposed`); where a pending pull request is only
+    withdrawn, as it is."""
+    if not proposals.branches:
+        withdrawn = replace(result, reason=f"{result.reason} (its pull request withdrawn)")
+        return Proposal(withdrawn, proposals=proposals)
+    reason = f"{result.reason}: proposed on {proposals.branches[0].head}"
+    return Proposal(replace(result, outcome="proposed", reason=reason), proposals=proposals)
 
 
 def rollback(
@@ -154,7 +212,19 @@ def _rollback_at(
         changes=done.changes,
         warning=bool(done.skipped),
     )
-    return Proposal(result, files, message)
+    if not policy.write.proposes:
+        return Proposal(result, files, message)
+    heads = Heads(workspace, settings, policy.write)
+    proposals = intervention(
+        heads,
+        repository=image,
+        kind="rollback",
+        files=files,
+        message=message,
+        changes=done.changes,
+        close_promotion=True,
+    )
+    return _proposed(result, proposals)
 
 
 def _state_to_restore(

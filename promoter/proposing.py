@@ -12,24 +12,38 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from functools import cache
+from typing import TYPE_CHECKING
 
 from promoter import ledger as ledger_file
 from promoter.audit import FileChange, commit_message
 from promoter.events import BuildEvent
 from promoter.forge import Forge, connect, ensure
 from promoter.gitrepo import Workspace
+from promoter.holds import Hold
 from promoter.ledger import Ledger
-from promoter.plan import Plan
-from promoter.policy import Policy
-from promoter.pullrequests import PullRequest, WriteMode, body, head_branch, title
+from promoter.plan import Outcome
+from promoter.pullrequests import (
+    HEAD_PREFIX,
+    INTERVENTIONS,
+    Intervention,
+    PullRequest,
+    WriteMode,
+    body,
+    from_message,
+    head_branch,
+    intervention_branch,
+    title,
+)
 from promoter.settings import Settings
 
-PlanAt = Callable[[Workspace, str, BuildEvent, Settings], tuple[Plan, Policy]]
+if TYPE_CHECKING:
+    from promoter.service import Reading
 
 
 @dataclass(frozen=True)
 class BranchWrite:
-    """One image's proposal: the commit to set on its head branch (if any), and its PR."""
+    """One proposal: the commit to set on its head branch (if any), and its pull request."""
 
     head: str
     expected: str | None  # the head branch's tip now (None: it does not exist): the lease
@@ -41,38 +55,91 @@ class BranchWrite:
 
 @dataclass(frozen=True)
 class Proposals:
-    """What a build proposes: a branch write per image, and the forge to ask."""
+    """What to propose: a branch write per image (or intervention), the pull requests to close,
+    and the forge to ask."""
 
     write: WriteMode
     branches: tuple[BranchWrite, ...]
-    changes: tuple[FileChange, ...]
-    skipped: tuple[str, ...]
+    changes: tuple[FileChange, ...] = ()
+    skipped: tuple[str, ...] = ()
+    close: tuple[str, ...] = ()  # head branches whose open pull request is to be closed
+
+
+class Heads:
+    """The promoter's head branches into one base on the remote: listed once per attempt, each
+    fetched when read, and their open pull requests asked of the forge once."""
+
+    def __init__(self, workspace: Workspace, settings: Settings, write: WriteMode) -> None:
+        self.base = settings.remote.branch
+        self.workspace = workspace
+        self.write = write
+        self.tips = workspace.branch_tips(f"{HEAD_PREFIX}{self.base}/")
+        self._forge: Callable[[], Forge] = cache(
+            lambda: connect(write, api=settings.forge_api, token=settings.forge_token)
+        )
+
+    def fetched(self, name: str) -> str | None:
+        """The tip of head branch `name`, fetched into the workspace; None: there is none."""
+        return self.workspace.fetch_branch(name) if name in self.tips else None
+
+    def is_open(self, name: str) -> bool:
+        """True when head branch `name` has an open pull request into the base."""
+        return self._forge().find_open(base=self.base, head=name) is not None
+
+    def pending(self, name: str) -> str | None:
+        """The tip of head branch `name`, fetched, while its pull request is open; else None."""
+        commit = self.fetched(name)
+        return commit if commit is not None and self.is_open(name) else None
+
+    def pending_holds(self, repository: str, kinds: tuple[Intervention, ...]) -> set[Hold]:
+        """`repository`'s holds on the branches of its open hold or rollback pull requests."""
+        from promoter.service import read_state
+
+        found: set[Hold] = set()
+        for kind in kinds:
+            name = intervention_branch(self.base, repository, kind)
+            commit = self.fetched(name)
+            if commit is None:
+                continue
+            holds = read_state(self.workspace, commit)[1].of(repository)
+            if holds and self.is_open(name):
+                found.update(holds)
+        return found
 
 
 def propose(
-    workspace: Workspace, tip: str, event: BuildEvent, settings: Settings, *, plan_at: PlanAt
-) -> Proposals | str:
-    """Each image of `event` as a head branch write, or why nothing is to be proposed."""
-    base = settings.remote.branch
+    workspace: Workspace, tip: str, event: BuildEvent, settings: Settings, reading: Reading
+) -> Proposals | tuple[Outcome, str]:
+    """Each image of `event` as a head branch write, or the outcome and why nothing is to be
+    proposed.
+
+    Planned per image on what was read once; a hold or a rollback with hold still waiting in
+    its pull request holds the image already (a pending release does not release it yet).
+    """
+    heads = Heads(workspace, settings, reading.policy.write)
     writes: list[BranchWrite] = []
     changes: list[FileChange] = []
     said: list[str] = []
-    write = WriteMode()
+    ignored = 0  # images the plan ignored (held, rolled back, left out by the policy)
     for image in event.images:
         alone = replace(event, images=(image,))
-        decided, policy = plan_at(workspace, tip, alone, settings)
-        write = policy.write
+        holds = reading.holds
+        if pending := heads.pending_holds(image.repository, INTERVENTIONS):
+            holds = holds.with_holds_of(image.repository, {*holds.of(image.repository), *pending})
+        decided = reading.plan(alone, holds=holds)
         if decided.outcome != "promoted":
-            said.append(f"{image.repository}: {decided.reason}")
+            ignored += decided.outcome == "ignored"
+            alone_said = len(event.images) == 1
+            said.append(decided.reason if alone_said else f"{image.repository}: {decided.reason}")
             continue
-        head = head_branch(base, image.repository)
-        expected = workspace.branch_tip(head)
+        head = head_branch(heads.base, image.repository)
+        expected = heads.fetched(head)
         state = _head_state(workspace, tip, expected, alone, decided.changes)
         if state == "newer":
             said.append(f"{image.repository}: its pull request holds a newer build")
             continue
         files = {} if state == "current" else {p: t.encode() for p, t in decided.files.items()}
-        facts = {"base": base, "repository": image.repository, "digest": image.digest}
+        facts = {"base": heads.base, "repository": image.repository, "digest": image.digest}
         writes.append(
             BranchWrite(
                 head,
@@ -85,34 +152,58 @@ def propose(
         )
         changes += decided.changes
     if not writes:
-        return "; ".join(said) or "nothing to propose"
-    return Proposals(write, tuple(writes), tuple(changes), tuple(said))
+        outcome: Outcome = "ignored" if ignored == len(event.images) else "unchanged"
+        return outcome, "; ".join(said) or "nothing to propose"
+    return Proposals(reading.policy.write, tuple(writes), tuple(changes), tuple(said))
+
+
+def intervention(
+    heads: Heads,
+    *,
+    repository: str,
+    kind: Intervention,
+    files: Mapping[str, bytes],
+    message: str,
+    changes: tuple[FileChange, ...] = (),
+    close_promotion: bool = False,
+) -> Proposals:
+    """A person's hold, release or rollback of `repository` as a pull request on its own head
+    branch, built on the base's tip. No files: nothing is left to propose, and its pending pull
+    request is closed. `close_promotion`: also close the image's open promotion pull request
+    (a hold or a rollback must not leave a newer build one click from merging)."""
+    name = intervention_branch(heads.base, repository, kind)
+    if not files:
+        return Proposals(heads.write, (), changes, close=(name,))
+    pr_title, pr_body = from_message(message)
+    branch = BranchWrite(name, heads.tips.get(name), files, message, pr_title, pr_body)
+    promotion = (head_branch(heads.base, repository),) if close_promotion else ()
+    return Proposals(heads.write, (branch,), changes, close=promotion)
 
 
 def open_pull_requests(
     workspace: Workspace, tip: str, proposals: Proposals, settings: Settings
-) -> tuple[str | None, tuple[PullRequest, ...]]:
-    """Commit and set each head branch (leased), then ensure its pull request; the last commit
-    made and the pull requests, in image order."""
+) -> tuple[str | None, tuple[PullRequest, ...], tuple[PullRequest, ...]]:
+    """Commit and set each head branch (leased), then ensure its pull request; close those to
+    close. The last commit made, the pull requests (in order) and those closed."""
     forge: Forge = connect(proposals.write, api=settings.forge_api, token=settings.forge_token)
-    made, found = None, []
+    base = settings.remote.branch
+    made, found, closed = None, [], []
     for branch in proposals.branches:
         if branch.files:
             made = workspace.commit(
                 tip, branch.files, message=branch.message, identity=settings.identity
             )
             workspace.push_branch(made, branch.head, expected=branch.expected)
-        pr = ensure(
-            forge,
-            base=settings.remote.branch,
-            head=branch.head,
-            title=branch.title,
-            body=branch.body,
-        )
+        pr = ensure(forge, base=base, head=branch.head, title=branch.title, body=branch.body)
         if proposals.write.auto_merge:
             forge.enable_auto_merge(pr)
         found.append(pr)
-    return made, tuple(found)
+    for head in proposals.close:
+        pending = forge.find_open(base=base, head=head)
+        if pending is not None:
+            forge.close(pending)
+            closed.append(pending)
+    return made, tuple(found), tuple(closed)
 
 
 def _head_state(

@@ -21,6 +21,8 @@ Mode = Literal["push", "pull-request"]
 ForgeKind = Literal["github", "gitlab"]
 State = Literal["open", "merged", "closed"]
 AutoMerge = Literal["enabled", "merged"]  # waits for the checks, or merged at once
+Intervention = Literal["holds", "rollback"]
+INTERVENTIONS: tuple[Intervention, ...] = ("holds", "rollback")
 HEAD_PREFIX = "promoter/"
 MAX_TITLE = 250  # GitHub takes 256 characters, GitLab 255
 MAX_BODY_CHANGES = 100  # the commit and its ledger name every file; the body names this many
@@ -92,6 +94,21 @@ def head_branch(base: str, repository: str) -> str:
     if leaf.endswith(".lock"):  # git refuses a component ending so; repositories never end in +
         leaf += "+"
     return f"{HEAD_PREFIX}{base}/{leaf}"
+
+
+def intervention_branch(base: str, repository: str, kind: Intervention) -> str:
+    """The head branch of a person's hold/release (`holds`) or rollback (`rollback`) of
+    `repository` into `base`: beside the image's promotion branch, never the same (`@` is in no
+    repository name), so a pending rollback and the next build's pull request do not replace
+    each other."""
+    return f"{head_branch(base, repository)}@{kind}"
+
+
+def from_message(message: str) -> tuple[str, str]:
+    """A person's intervention as a pull request: the commit's subject as its title, the rest
+    (reason and trailers) as its body."""
+    subject, _, rest = message.partition("\n")
+    return _one_line(subject)[:MAX_TITLE], rest.strip() + "\n"
 
 
 def title(*, base: str, repository: str, digest: str) -> str:

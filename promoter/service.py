@@ -6,7 +6,6 @@ import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from functools import partial
 from typing import TYPE_CHECKING, Any, Literal
 
 from promoter import ledger as ledger_file
@@ -68,6 +67,7 @@ class Result:
     announce: tuple[Promoted, ...] = ()  # the `promoted` messages of the commit
     unannounced: str = ""  # why they could not be published (the commit stands)
     pull_requests: tuple[PullRequest, ...] = ()  # pull-request mode: one per image
+    closed: tuple[PullRequest, ...] = ()  # pull-request mode: closed by a hold or a rollback
     unnotified: str = ""  # why Argo CD's webhook did not take the push (its poll will find it)
 
     def to_json(self) -> dict[str, Any]:
@@ -80,6 +80,8 @@ class Result:
         if self.pull_requests:
             data["pullRequest"] = self.pull_requests[0].to_json()
             data["pullRequests"] = [pr.to_json() for pr in self.pull_requests]
+        if self.closed:
+            data["closedPullRequests"] = [pr.to_json() for pr in self.closed]
         return data
 
 
@@ -169,8 +171,8 @@ def _attempt_in(decide: Decide, settings: Settings, attempt: int, *, fresh: bool
         if proposal.proposals is not None and not settings.dry_run:
             from promoter.proposing import open_pull_requests
 
-            made, prs = open_pull_requests(workspace, tip, proposal.proposals, settings)
-            return replace(result, commit=made, pull_requests=prs)
+            made, prs, closed = open_pull_requests(workspace, tip, proposal.proposals, settings)
+            return replace(result, commit=made, pull_requests=prs, closed=closed)
         if not proposal.files or settings.dry_run:
             return result
         commit = workspace.commit(
@@ -229,14 +231,17 @@ def _announced(result: Result, settings: Settings) -> Result:
 
 
 def _proposal(workspace: Workspace, tip: str, event: BuildEvent, settings: Settings) -> Proposal:
-    decided, policy = _plan_at(workspace, tip, event, settings)
+    decided, reading = _plan_at(workspace, tip, event, settings)
     result = Result(decided.outcome, decided.reason, None, decided.changes, warning=decided.warning)
     if decided.outcome != "promoted":
         return Proposal(result)
-    if policy.write.proposes:
-        return _pull_requests(workspace, tip, event, settings)
+    if reading.policy.write.proposes:
+        return _pull_requests(workspace, tip, event, settings, reading)
     messages = promoted(
-        decided.changes, environments=policy.environments, build_id=event.build_id, commit=""
+        decided.changes,
+        environments=reading.policy.environments,
+        build_id=event.build_id,
+        commit="",
     )
     result = replace(result, announce=tuple(messages))
     message = commit_message(event, decided.changes, skip_ci=settings.skip_ci)
@@ -245,22 +250,46 @@ def _proposal(workspace: Workspace, tip: str, event: BuildEvent, settings: Setti
 
 
 def _pull_requests(
-    workspace: Workspace, tip: str, event: BuildEvent, settings: Settings
+    workspace: Workspace, tip: str, event: BuildEvent, settings: Settings, reading: Reading
 ) -> Proposal:
     from promoter.proposing import propose
 
-    found = propose(workspace, tip, event, settings, plan_at=_plan_at)
-    if isinstance(found, str):
-        return Proposal(Result("unchanged", found))
+    found = propose(workspace, tip, event, settings, reading)
+    if isinstance(found, tuple):
+        return Proposal(Result(*found))
     heads = ", ".join(b.head for b in found.branches)
     reason = f"proposed {len(found.changes)} image reference(s) on {heads}"
     reason += "".join(f"; {s}" for s in found.skipped)
     return Proposal(Result("proposed", reason, changes=found.changes), proposals=found)
 
 
+@dataclass(frozen=True)
+class Reading:
+    """What one tip holds for one event, read once: planned whole, or one image at a time."""
+
+    policy: Policy
+    files: Mapping[str, str] = field(default_factory=dict)
+    ledger: Ledger = field(default_factory=lambda: Ledger({}))
+    holds: Holds = field(default_factory=Holds)
+    unreadable: tuple[str, ...] = ()
+    rolled_back: frozenset[str] = frozenset()
+
+    def plan(self, event: BuildEvent, *, holds: Holds | None = None) -> Plan:
+        """`event` planned on what was read (`holds`: instead of the tip's)."""
+        return plan(
+            event,
+            policy=self.policy,
+            files=self.files,
+            ledger=self.ledger,
+            unreadable=self.unreadable,
+            holds=self.holds if holds is None else holds,
+            rolled_back=self.rolled_back,
+        )
+
+
 def _plan_at(
     workspace: Workspace, tip: str, event: BuildEvent, settings: Settings
-) -> tuple[Plan, Policy]:
+) -> tuple[Plan, Reading]:
     own = (settings.policy_path, *STATE_FILES)
     named = workspace.manifests_naming(tip, {i.repository for i in event.images})
     # One listing for our own files and the candidates; the commit reuses it for file modes.
@@ -269,18 +298,17 @@ def _plan_at(
     policy = read_policy(workspace, tip, settings)
     refused = untrusted(event, policy.trust, verified=settings.verify_builds)
     if refused is not None:  # decided before any manifest is read
-        return Plan("ignored", refused), policy
+        return Plan("ignored", refused), Reading(policy)
     files, unreadable = _read_candidates(workspace, [blobs[p] for p in named if p in blobs], own)
     ledger = Ledger.from_text(file_text(workspace, blobs, ledger_file.PATH))
-    decide = partial(
-        plan, event, policy=policy, files=files, ledger=ledger, unreadable=unreadable, holds=holds
-    )
-    decided = decide()
+    reading = Reading(policy, files, ledger, holds, tuple(unreadable))
+    decided = reading.plan(event)
     if decided.outcome == "promoted":
         rolled_back = _rolled_back(workspace, tip, event)
         if rolled_back:
-            decided = decide(rolled_back=rolled_back)
-    return decided, policy
+            reading = replace(reading, rolled_back=frozenset(rolled_back))
+            decided = reading.plan(event)
+    return decided, reading
 
 
 STATE_FILES = (ledger_file.PATH, HOLDS_PATH, ROLLED_BACK_PATH)  # the promoter's own, in the repo
@@ -300,14 +328,8 @@ def read_holds(workspace: Workspace, blobs: Mapping[str, Blob]) -> Holds:
 
 
 def read_texts(workspace: Workspace, commit: str, paths: list[str]) -> dict[str, str]:
-    """The UTF-8 regular files among `paths` in `commit` (others are left out)."""
-    texts = {}
-    for blob in workspace.blobs(commit, paths):
-        try:
-            texts[blob.path] = workspace.read(blob).decode("utf-8")
-        except UnicodeDecodeError:
-            continue
-    return texts
+    """The UTF-8 manifests among `paths` in `commit` (others are left out)."""
+    return _read_candidates(workspace, list(workspace.blobs(commit, paths)), ())[0]
 
 
 def file_text(workspace: Workspace, blobs: Mapping[str, Blob], path: str) -> str | None:

@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from promoter.pullrequests import head_branch
+from promoter.holds import HOLDS_PATH, Holds
+from promoter.pullrequests import head_branch, intervention_branch
 
-from .conftest import WEB, build, digest_of, git, promote_cli, tip
+from .conftest import WEB, build, digest_of, git, promote_cli, show, tip
 from .forge_fake import ForgeFake, serving
 
 TOKEN = "forge-token-e2e-7d1c"
@@ -114,3 +117,133 @@ def test_without_the_token_it_is_a_config_error_and_nothing_is_pushed(make_confi
     assert done.stderr.startswith("promoter: error: PROMOTER_FORGE_TOKEN: required")
     refs = git("--git-dir", remote, "for-each-ref", "--format=%(refname)")
     assert refs == "refs/heads/main"
+
+
+def ask(verb: str, remote: Path, fake: ForgeFake, workdir: Path, *args: str) -> Any:
+    """`promoter hold|release|rollback` in pull-request mode, as a person runs it."""
+    env = {**os.environ, "PROMOTER_FORGE_API": fake.url, "PROMOTER_FORGE_TOKEN": TOKEN}
+    argv = [sys.executable, "-m", "promoter", verb, "--repo", str(remote)]
+    done = subprocess.run(
+        [*argv, "--workdir", str(workdir), "--image", WEB, *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert (done.returncode, done.stderr) == (0, ""), done.stderr
+    assert TOKEN not in done.stdout
+    return json.loads(done.stdout)
+
+
+def branch_file(remote: Path, branch: str, path: str) -> str:
+    return git("--git-dir", remote, "show", f"refs/heads/{branch}:{path}")
+
+
+@pytest.mark.parametrize("kind", ["github", "gitlab"])
+def test_a_hold_is_a_pull_request_that_closes_the_images_and_holds_at_once(
+    make_config_repo, tmp_path, kind
+):
+    remote = make_config_repo({"promoter.yaml": POLICY.format(kind=kind)})
+    base = tip(remote)
+    holds_branch = intervention_branch("main", WEB, "holds")
+    with serving(kind, token=TOKEN) as fake:
+        assert promote(remote, fake, tmp_path / "w", 1)["pullRequest"]["number"] == 1
+        held = ask("hold", remote, fake, tmp_path / "w", "--reason", "launch freeze")
+        assert held["outcome"] == "proposed" and holds_branch in held["reason"]
+        assert held["pullRequest"]["number"] == 2
+        assert held["closedPullRequests"] == [fake_json(fake, 1)]
+        assert [_head_of(p) for p in fake.open_pulls()] == [holds_branch]
+        assert tip(remote) == base  # the protected branch is never pushed to
+        record = json.loads(branch_file(remote, holds_branch, HOLDS_PATH))
+        assert (record["repository"], record["reason"]) == (WEB, "launch freeze")
+        message = git("--git-dir", remote, "log", "-1", "--format=%B", f"refs/heads/{holds_branch}")
+        assert message.startswith("Hold web\n") and f"Hold: {WEB}" in message
+
+        # While its pull request is open, the hold is in force for every instance.
+        ignored = promote(remote, fake, tmp_path / "w2", 2)
+        assert (ignored["outcome"], ignored["reason"]) == (
+            "ignored",
+            f"held: {WEB} is held in ** (launch freeze)",
+        )
+        assert len(fake.pulls) == 2 and head_tip_or_none(remote) is not None
+        again = ask("hold", remote, fake, tmp_path / "w", "--reason", "launch freeze")
+        assert again["outcome"] == "unchanged"
+
+        # A release before the merge withdraws the hold's pull request; builds flow again.
+        released = ask("release", remote, fake, tmp_path / "w2")
+        assert released["outcome"] == "released" and "withdrawn" in released["reason"]
+        assert released["closedPullRequests"] == [fake_json(fake, 2)]
+        assert fake.open_pulls() == []
+        third = promote(remote, fake, tmp_path / "w", 3)
+        assert (third["outcome"], third["pullRequest"]["number"]) == ("proposed", 3)
+        assert tip(remote) == base
+
+
+def test_a_merged_hold_is_released_by_a_pull_request_and_holds_until_it_is_merged(
+    make_config_repo, tmp_path
+):
+    remote = make_config_repo({"promoter.yaml": POLICY.format(kind="github")})
+    holds_branch = intervention_branch("main", WEB, "holds")
+    with serving("github", token=TOKEN) as fake:
+        held = ask("hold", remote, fake, tmp_path / "w", "--path", "clusters/prod/**")
+        fake.merge(held["pullRequest"]["number"])
+        git("--git-dir", remote, "update-ref", "refs/heads/main", held["commit"])
+
+        released = ask("release", remote, fake, tmp_path / "w")
+        assert (released["outcome"], released["pullRequest"]["number"]) == ("proposed", 2)
+        assert branch_file(remote, holds_branch, HOLDS_PATH) == ""
+        assert "closedPullRequests" not in released
+        # A pending release does not release yet: the merged hold still stands.
+        assert Holds.from_text(show(remote, HOLDS_PATH)).of(WEB)
+        again = ask("release", remote, fake, tmp_path / "w")
+        assert (again["outcome"], again["reason"]) == ("unchanged", f"{WEB} is not held")
+
+
+def test_a_rollback_is_a_pull_request_beside_the_images_and_closes_a_pending_build(
+    make_config_repo, tmp_path
+):
+    remote = make_config_repo({"promoter.yaml": POLICY.format(kind="github")})
+    rollback_branch = intervention_branch("main", WEB, "rollback")
+    with serving("github", token=TOKEN) as fake:
+        for n in (1, 2):  # two builds proposed and merged
+            proposed = promote(remote, fake, tmp_path / "w", n)
+            fake.merge(proposed["pullRequest"]["number"])
+            git("--git-dir", remote, "update-ref", "refs/heads/main", proposed["commit"])
+        merged = tip(remote)
+        assert promote(remote, fake, tmp_path / "w", 3)["pullRequest"]["number"] == 3
+
+        rolled = ask("rollback", remote, fake, tmp_path / "w", "--hold", "--reason", "5xx")
+        assert rolled["outcome"] == "proposed" and rolled["pullRequest"]["number"] == 4
+        assert rolled["closedPullRequests"] == [fake_json(fake, 3)]
+        assert tip(remote) == merged
+        assert digest_of(1) in branch_file(remote, rollback_branch, DEV)
+        assert digest_of(2) in show(remote, DEV)
+        trailers = git(
+            "--git-dir",
+            remote,
+            "log",
+            "-1",
+            "--format=%(trailers)",
+            f"refs/heads/{rollback_branch}",
+        )
+        assert f"Rollback-Of: {merged}" in trailers
+        assert f"Removed-Image: {WEB}@{digest_of(2)}" in trailers
+        # Its hold is in force while it waits: a newer build opens nothing.
+        held = promote(remote, fake, tmp_path / "w2", 4)
+        assert held["outcome"] == "ignored" and "held" in held["reason"]
+        assert [_head_of(p) for p in fake.open_pulls()] == [rollback_branch]
+
+
+def fake_json(fake: ForgeFake, number: int) -> dict[str, Any]:
+    """A pull request of the stand-in as the result's JSON names it."""
+    pull = fake.pulls[number]
+    return {"number": number, "url": pull["html_url"] if "html_url" in pull else pull["web_url"]}
+
+
+def _head_of(pull: dict[str, Any]) -> str:
+    return str(pull["head"]["ref"] if "head" in pull else pull["source_branch"])
+
+
+def head_tip_or_none(remote: Path) -> str | None:
+    refs = git("--git-dir", remote, "for-each-ref", "--format=%(refname)", "refs/heads/promoter")
+    return refs or None

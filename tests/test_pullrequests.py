@@ -11,7 +11,16 @@ from hypothesis import strategies as st
 
 from promoter.audit import FileChange
 from promoter.errors import ConfigError
-from promoter.pullrequests import MAX_BODY_CHANGES, WriteMode, body, head_branch, title
+from promoter.pullrequests import (
+    INTERVENTIONS,
+    MAX_BODY_CHANGES,
+    WriteMode,
+    body,
+    from_message,
+    head_branch,
+    intervention_branch,
+    title,
+)
 
 from .conftest import WEB, WORKER, digest_of
 
@@ -69,6 +78,7 @@ def valid_ref(name: str) -> bool:
 )
 def test_head_branches_are_valid_git_branches(base: str, repository: str) -> None:
     assert valid_ref(head_branch(base, repository))
+    assert all(valid_ref(intervention_branch(base, repository, k)) for k in INTERVENTIONS)
 
 
 def test_an_image_and_one_below_it_do_not_collide_as_refs() -> None:
@@ -85,6 +95,27 @@ def test_head_branches_are_one_per_repository(one: list[str], other: list[str]) 
     a, b = "/".join(one), "/".join(other)
     assert (head_branch("main", a) == head_branch("main", b)) == (a == b)
     assert head_branch("main", a).removeprefix("promoter/main/").count("/") == 0
+
+
+@given(st.lists(_COMPONENT, min_size=1, max_size=4), st.lists(_COMPONENT, min_size=1, max_size=4))
+def test_intervention_branches_never_meet_a_promotion_branch(
+    one: list[str], other: list[str]
+) -> None:
+    a, b = "/".join(one), "/".join(other)
+    promotions = {head_branch("main", a), head_branch("main", b)}
+    for kind in INTERVENTIONS:
+        name = intervention_branch("main", a, kind)
+        assert name not in promotions
+        assert not any(name.startswith(p + "/") or p.startswith(name + "/") for p in promotions)
+    assert intervention_branch("main", a, "holds") != intervention_branch("main", a, "rollback")
+
+
+def test_an_interventions_title_and_body_come_from_its_commit_message() -> None:
+    message = "Hold web in clusters/prod/**\n\nlaunch freeze\n\nHold: x\nHold-Path: y\n"
+    assert from_message(message) == (
+        "Hold web in clusters/prod/**",
+        "launch freeze\n\nHold: x\nHold-Path: y\n",
+    )
 
 
 def test_title_names_image_digest_and_base() -> None:
