@@ -132,6 +132,21 @@ class Workspace(GitDir):
         """Commits of `tip`, newest first, deepening a shallow workspace until `enough`."""
         return self._history.commits(tip, self._transport, enough=enough)
 
+    def parents(self, commit: str) -> list[str]:
+        """The parents `commit` names, read from its object (so also where it is shallow)."""
+        header = self._commit_object(commit).partition("\n\n")[0]
+        return [line[7:] for line in header.splitlines() if line.startswith("parent ")]
+
+    def message(self, commit: str) -> str:
+        """The message of `commit`."""
+        return self._commit_object(commit).partition("\n\n")[2]
+
+    def _commit_object(self, commit: str) -> str:
+        status, out, err = self._run("cat-file", "commit", commit)
+        if status != 0:
+            raise WorkspaceDamaged(f"git cat-file commit {commit[:12]} failed: {err.strip()}")
+        return out
+
     def is_ancestor(self, ancestor: str, descendant: str) -> bool:
         """True when `descendant` contains `ancestor` (false too when either is unknown here)."""
         status, _, _ = self._run("merge-base", "--is-ancestor", ancestor, descendant)

@@ -29,11 +29,9 @@ from promoter.pullrequests import (
     Intervention,
     PullRequest,
     WriteMode,
-    body,
-    from_message,
+    describe,
     head_branch,
     intervention_branch,
-    title,
 )
 from promoter.settings import Settings
 
@@ -48,9 +46,7 @@ class BranchWrite:
     head: str
     expected: str | None  # the head branch's tip now (None: it does not exist): the lease
     files: Mapping[str, bytes] = field(default_factory=dict)  # empty: the head is up to date
-    message: str = ""
-    title: str = ""
-    body: str = ""
+    message: str = ""  # the commit's, and the pull request's title and body (`describe`)
 
 
 @dataclass(frozen=True)
@@ -63,6 +59,9 @@ class Proposals:
     changes: tuple[FileChange, ...] = ()
     skipped: tuple[str, ...] = ()
     close: tuple[str, ...] = ()  # head branches whose open pull request is to be closed
+
+
+OVERTAKEN_ATTEMPTS = 3  # a head replaced under us this often in a row: the last one describes it
 
 
 class Heads:
@@ -139,17 +138,8 @@ def propose(
             said.append(f"{image.repository}: its pull request holds a newer build")
             continue
         files = {} if state == "current" else {p: t.encode() for p, t in decided.files.items()}
-        facts = {"base": heads.base, "repository": image.repository, "digest": image.digest}
-        writes.append(
-            BranchWrite(
-                head,
-                expected,
-                files,
-                commit_message(alone, decided.changes, skip_ci=settings.skip_ci),
-                title(**facts),
-                body(**facts, build=event.build_id, changes=decided.changes),
-            )
-        )
+        message = commit_message(alone, decided.changes, skip_ci=settings.skip_ci)
+        writes.append(BranchWrite(head, expected, files, message))
         changes += decided.changes
     if not writes:
         outcome: Outcome = "ignored" if ignored == len(event.images) else "unchanged"
@@ -174,8 +164,7 @@ def intervention(
     name = intervention_branch(heads.base, repository, kind)
     if not files:
         return Proposals(heads.write, (), changes, close=(name,))
-    pr_title, pr_body = from_message(message)
-    branch = BranchWrite(name, heads.tips.get(name), files, message, pr_title, pr_body)
+    branch = BranchWrite(name, heads.tips.get(name), files, message)
     promotion = (head_branch(heads.base, repository),) if close_promotion else ()
     return Proposals(heads.write, (branch,), changes, close=promotion)
 
@@ -189,12 +178,13 @@ def open_pull_requests(
     base = settings.remote.branch
     made, found, closed = None, [], []
     for branch in proposals.branches:
+        mine = None
         if branch.files:
-            made = workspace.commit(
+            mine = made = workspace.commit(
                 tip, branch.files, message=branch.message, identity=settings.identity
             )
             workspace.push_branch(made, branch.head, expected=branch.expected)
-        pr = ensure(forge, base=base, head=branch.head, title=branch.title, body=branch.body)
+        pr = _ensure(workspace, forge, base, branch.head, branch.message, mine)
         if proposals.write.auto_merge:
             forge.enable_auto_merge(pr)
         found.append(pr)
@@ -206,6 +196,26 @@ def open_pull_requests(
     return made, tuple(found), tuple(closed)
 
 
+def _ensure(
+    workspace: Workspace, forge: Forge, base: str, head: str, message: str, made: str | None
+) -> PullRequest:
+    """The pull request of `head`, titled and described from its commit's message.
+
+    Where a newer build's instance set the head after our push and before our title (the lease
+    lets it: the head is ours to replace), the head's own commit is described again, so the
+    pull request never says a build that its branch does not hold.
+    """
+    for _ in range(OVERTAKEN_ATTEMPTS):
+        title, body = describe(base, message)
+        pr = ensure(forge, base=base, head=head, title=title, body=body)
+        now = workspace.branch_tips(head).get(head)
+        if made is None or now is None or now == made:
+            return pr
+        made = workspace.fetch_branch(head)
+        message = workspace.message(made)
+    return pr
+
+
 def _head_state(
     workspace: Workspace,
     tip: str,
@@ -214,7 +224,8 @@ def _head_state(
     changes: tuple[FileChange, ...],
 ) -> str | None:
     """`newer`: the head branch holds a newer build for these targets; `current`: it holds
-    this build on the base's tip already; None: it must be (re)written."""
+    this build in one commit on the base's tip already (its parent is read from the commit:
+    the head is fetched one commit deep); None: it must be (re)written."""
     if head is None:
         return None
     blob = next(iter(workspace.blobs(head, [ledger_file.PATH])), None)
@@ -223,4 +234,4 @@ def _head_state(
     if any(r is not None and r.is_newer_than(event) for r in records):
         return "newer"
     same = all(r is not None and r.build_id == event.build_id for r in records)
-    return "current" if same and workspace.is_ancestor(tip, head) else None
+    return "current" if same and workspace.parents(head) == [tip] else None

@@ -9,11 +9,10 @@ branch and image repository.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from promoter.audit import FileChange
+from promoter.audit import SKIP_CI
 from promoter.errors import ConfigError
 from promoter.yamlcheck import mapping
 
@@ -25,7 +24,7 @@ Intervention = Literal["holds", "rollback"]
 INTERVENTIONS: tuple[Intervention, ...] = ("holds", "rollback")
 HEAD_PREFIX = "promoter/"
 MAX_TITLE = 250  # GitHub takes 256 characters, GitLab 255
-MAX_BODY_CHANGES = 100  # the commit and its ledger name every file; the body names this many
+MAX_BODY_LINES = 200  # of the commit message in the body (the commit names every file)
 _KEYS = frozenset({"mode", "forge", "repository", "autoMerge"})
 _MODES: tuple[Mode, ...] = ("push", "pull-request")
 _FORGES: tuple[ForgeKind, ...] = ("github", "gitlab")
@@ -104,11 +103,28 @@ def intervention_branch(base: str, repository: str, kind: Intervention) -> str:
     return f"{head_branch(base, repository)}@{kind}"
 
 
-def from_message(message: str) -> tuple[str, str]:
-    """A person's intervention as a pull request: the commit's subject as its title, the rest
-    (reason and trailers) as its body."""
+def describe(base: str, message: str) -> tuple[str, str]:
+    """The pull request of a head branch's commit: its title and body, from the commit message.
+
+    Only the message is read, so any instance derives the same text from the head it finds
+    (one overtaken by a newer build puts the newer one's back). A promotion is titled by its
+    `Image:` trailer; a hold, release or rollback by its subject. The body is the message as a
+    preformatted block, each line on one line without backticks: nothing in it is Markdown.
+    """
     subject, _, rest = message.partition("\n")
-    return _one_line(subject)[:MAX_TITLE], rest.strip() + "\n"
+    image = next(
+        (line[7:] for line in reversed(rest.splitlines()) if line.startswith("Image: ")), None
+    )
+    lines = [_one_line(line) for line in rest.strip().splitlines() if line != SKIP_CI]
+    if len(lines) > MAX_BODY_LINES:
+        lines = [*lines[:MAX_BODY_LINES], f"... and {len(lines) - MAX_BODY_LINES} more lines"]
+    text = "\n".join(f"    {line}" if line else "" for line in lines)
+    if image is None:
+        return _one_line(subject)[:MAX_TITLE], text + "\n"
+    repository, _, digest = image.partition("@")
+    intro = f"The promoter proposes `{_one_line(image)}` for `{_one_line(base)}`."
+    outro = "A newer build of this image updates this pull request."
+    return title(base=base, repository=repository, digest=digest), f"{intro}\n\n{text}\n\n{outro}\n"
 
 
 def title(*, base: str, repository: str, digest: str) -> str:
@@ -116,27 +132,6 @@ def title(*, base: str, repository: str, digest: str) -> str:
     short = digest.removeprefix("sha256:")[:12]
     text = f"Promote {repository}@{short} to {base}"
     return _one_line(text)[:MAX_TITLE]
-
-
-def body(
-    *, base: str, repository: str, digest: str, build: str, changes: Sequence[FileChange]
-) -> str:
-    """The pull request's description: the build, the digest and each changed file."""
-    lines = [
-        f"The promoter proposes `{repository}@{digest}` for `{base}`.",
-        "",
-        f"- Build: `{_one_line(build)}`",
-        f"- Files: {len(changes)}",
-        "",
-    ]
-    lines += [
-        f"- `{_one_line(c.path)}`: `{_one_line(c.old)}` -> `{_one_line(c.new)}`"
-        for c in changes[:MAX_BODY_CHANGES]
-    ]
-    if len(changes) > MAX_BODY_CHANGES:
-        lines.append(f"- and {len(changes) - MAX_BODY_CHANGES} more (see the commit)")
-    lines += ["", "A newer build of this image updates this pull request."]
-    return "\n".join(lines) + "\n"
 
 
 def _choice(value: Any, allowed: tuple[str, ...], where: str) -> Any:

@@ -76,8 +76,10 @@ def test_a_build_is_proposed_then_a_newer_one_updates_the_same_pull_request(
         assert older["outcome"] == "unchanged" and "newer build" in older["reason"]
         assert digest_of(2) in git("--git-dir", remote, "show", f"{head_tip(remote)}:{DEV}")
 
+        proposed = head_tip(remote)
         again = promote(remote, fake, tmp_path / "w", 2)  # redelivered: the same PR, no commit
         assert (again["outcome"], again["pullRequest"]["number"]) == ("proposed", 1)
+        assert (again["commit"], head_tip(remote)) == (None, proposed)
         assert len(fake.pulls) == 1
         # After the merge, the next build opens a new pull request.
         fake.merge(1)

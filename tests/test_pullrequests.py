@@ -9,20 +9,20 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from promoter.audit import FileChange
+from promoter.audit import FileChange, commit_message
 from promoter.errors import ConfigError
+from promoter.events import from_envelope
 from promoter.pullrequests import (
     INTERVENTIONS,
-    MAX_BODY_CHANGES,
+    MAX_BODY_LINES,
     WriteMode,
-    body,
-    from_message,
+    describe,
     head_branch,
     intervention_branch,
     title,
 )
 
-from .conftest import WEB, WORKER, digest_of
+from .conftest import WEB, WORKER, build, digest_of
 
 
 def test_push_is_the_default() -> None:
@@ -112,9 +112,9 @@ def test_intervention_branches_never_meet_a_promotion_branch(
 
 def test_an_interventions_title_and_body_come_from_its_commit_message() -> None:
     message = "Hold web in clusters/prod/**\n\nlaunch freeze\n\nHold: x\nHold-Path: y\n"
-    assert from_message(message) == (
+    assert describe("main", message) == (
         "Hold web in clusters/prod/**",
-        "launch freeze\n\nHold: x\nHold-Path: y\n",
+        "    launch freeze\n\n    Hold: x\n    Hold-Path: y\n",
     )
 
 
@@ -125,19 +125,24 @@ def test_title_names_image_digest_and_base() -> None:
     )
 
 
-def test_body_lists_the_changes_on_single_lines() -> None:
+def test_a_promotions_pull_request_is_described_by_its_commit_alone() -> None:
     change = FileChange(
         "overlays/dev/web.yaml", WEB, f"{WEB}@{digest_of(1)}", f"{WEB}@{digest_of(2)}"
     )
-    text = body(
-        base="main", repository=WEB, digest=digest_of(2), build="b-1\n# injected", changes=[change]
-    )
-    assert "- Build: `b-1 # injected`" in text
-    assert f"- `overlays/dev/web.yaml`: `{WEB}@{digest_of(1)}` -> `{WEB}@{digest_of(2)}`" in text
+    event = from_envelope(build(digest=digest_of(2)))
+    message = commit_message(event, [change]).replace("Cloud Build", "```\n# Cloud Build `x`")
+    text, body = describe("main", message)
+    assert text == f"Promote {WEB}@{digest_of(2)[7:19]} to main"
+    assert body.startswith(f"The promoter proposes `{WEB}@{digest_of(2)}` for `main`.\n\n")
+    assert "    - overlays/dev/web.yaml: web@sha256:" in body
+    assert "[skip ci]" not in body and "```" not in body
+    block = body.split("\n\n", 1)[1].rsplit("\n\n", 1)[0]
+    assert all(line.startswith("    ") or not line for line in block.splitlines())
 
 
-def test_body_summarises_many_changes() -> None:
-    changes = [FileChange(f"f{n}.yaml", WORKER, "a", "b") for n in range(MAX_BODY_CHANGES + 3)]
-    text = body(base="main", repository=WORKER, digest=digest_of(3), build="b", changes=changes)
-    assert "- and 3 more (see the commit)" in text
-    assert f"- Files: {MAX_BODY_CHANGES + 3}" in text
+def test_a_long_commit_is_cut_in_the_body() -> None:
+    changes = [FileChange(f"f{n}.yaml", WORKER, "a", "b") for n in range(MAX_BODY_LINES + 3)]
+    event = from_envelope(build(images=[(WORKER, "1", digest_of(3))]))
+    _, body = describe("main", commit_message(event, changes))
+    assert body.count("\n    - f") < MAX_BODY_LINES
+    assert "more lines" in body
