@@ -206,12 +206,16 @@ class Transport(GitDir):
         it must not exist yet): a lease, so two instances never overwrite each other blindly.
         Never used for the base branch."""
         lease = f"--force-with-lease=refs/heads/{name}:{expected or ''}"
-        dest = f"+{commit}:refs/heads/{name}"
+        # No `+` on the refspec: a forced refspec makes git skip the lease altogether (git
+        # 2.39: `+C:x` with `--force-with-lease=x:B` overwrites x at A). The lease alone lets
+        # the non-fast-forward update through when the branch is still at `expected`.
+        dest = f"{commit}:refs/heads/{name}"
         status, out, err = self._run("push", "--porcelain", "--quiet", lease, self.remote.url, dest)
         if status == 0:
             return
         text = f"{out}\n{err}".lower()
-        if "[rejected]" in text or "stale info" in text or "cannot lock ref" in text:
+        lost = ("[rejected]", "stale info", "cannot lock ref", "failed to update ref")
+        if any(said in text for said in lost):
             raise PushRejected(f"push to {name} of {self.remote.display} rejected: it moved")
         raise GitUnavailable(f"git push to {self.remote.display} failed: {self._tail(err)}")
 

@@ -7,7 +7,8 @@ the promoter reads and the errors it must understand: GitHub's 422 "A pull reque
 exists", GitLab's 409 "Another open merge request already exists", 401 without the token, 404
 for another repository. One lock keeps one open pull request per head, as the forges do, so
 two creates racing end as one 201 and one 422/409. Faults: any status, a hang, list answers
-that lag behind creates, error bodies that quote the credentials they were sent.
+that lag behind creates, lists held until the test lets them go, error bodies that quote the
+credentials they were sent.
 """
 
 from __future__ import annotations
@@ -59,6 +60,8 @@ class ForgeFake:
     redirect_to: str | None = None  # answer 301 with a Location there
     page: str | None = None  # answer `status` with this text/html page (a proxy's error page)
     create_gate: threading.Barrier | None = None  # creates wait for each other here
+    list_gate: threading.Event = field(default_factory=threading.Event)  # see gated_lists
+    gated_lists: int = 0  # this many list requests wait until list_gate is set
     lock: threading.Lock = field(default_factory=threading.Lock)
     stopping: threading.Event = field(default_factory=threading.Event)
 
@@ -268,7 +271,22 @@ def github_create(fake: ForgeFake, fields: Obj) -> Answer:
         return 201, fake._create(fields)
 
 
+def held_at_list_gate(fake: ForgeFake, answer: list[Obj]) -> list[Obj]:
+    """`answer`, as it was when asked; the first `gated_lists` list requests are answered only
+    once the test opens `list_gate` (what was created meanwhile is not in them)."""
+    with fake.lock:
+        held = fake.gated_lists > 0
+        fake.gated_lists -= held
+    if held:
+        fake.list_gate.wait(HANG_SECONDS)
+    return answer
+
+
 def github_list(fake: ForgeFake, query: dict[str, list[str]]) -> list[Obj]:
+    return held_at_list_gate(fake, github_listed(fake, query))
+
+
+def github_listed(fake: ForgeFake, query: dict[str, list[str]]) -> list[Obj]:
     with fake.lock:
         if fake.stale_lists:
             fake.stale_lists -= 1
@@ -366,6 +384,10 @@ def gitlab_create(fake: ForgeFake, fields: Obj) -> Answer:
 
 
 def gitlab_list(fake: ForgeFake, query: dict[str, list[str]]) -> list[Obj]:
+    return held_at_list_gate(fake, gitlab_listed(fake, query))
+
+
+def gitlab_listed(fake: ForgeFake, query: dict[str, list[str]]) -> list[Obj]:
     with fake.lock:
         if fake.stale_lists:
             fake.stale_lists -= 1
@@ -417,6 +439,7 @@ def serving(kind: Kind, *, repository: str = "demo-shop/shop", token: str) -> It
         yield fake
     finally:
         fake.stopping.set()
+        fake.list_gate.set()
         if fake.create_gate:
             fake.create_gate.abort()
         server.shutdown()
