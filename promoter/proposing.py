@@ -186,7 +186,7 @@ def open_pull_requests(
             workspace.push_branch(made, branch.head, expected=branch.expected)
         pr = _ensure(workspace, forge, base, branch.head, branch.message, mine)
         if proposals.write.auto_merge:
-            forge.enable_auto_merge(pr)
+            pr = replace(pr, auto_merge=forge.enable_auto_merge(pr))
         found.append(pr)
     for head in proposals.close:
         pending = forge.find_open(base=base, head=head)

@@ -76,10 +76,15 @@ class PullRequest:
     url: str  # the forge's web page for it
     created: bool = False  # opened by this call, rather than found open and updated
     node_id: str = field(default="", compare=False)  # GitHub's GraphQL id (auto-merge)
+    auto_merge: AutoMerge | None = field(default=None, compare=False)  # what autoMerge got
 
     def to_json(self) -> dict[str, Any]:
-        """The `pullRequest` member of a result's JSON."""
-        return {"number": self.number, "url": self.url}
+        """The `pullRequest` member of a result's JSON (`autoMerge`: `enabled` or `merged`,
+        where promoter.yaml asks for it)."""
+        data: dict[str, Any] = {"number": self.number, "url": self.url}
+        if self.auto_merge is not None:
+            data["autoMerge"] = self.auto_merge
+        return data
 
 
 def head_branch(base: str, repository: str) -> str:
