@@ -18,17 +18,8 @@ from promoter.environments import Environment
 from promoter.errors import InvalidEvent
 from promoter.pubsub import ensure_subscription, publish
 
-from .conftest import WEB, build, count_commits, digest_of, promote_cli, show, tip
-
-PROD = "clusters/prod/deployment.yaml"
-POLICY = """\
-environments:
-  - name: dev
-    paths: ["clusters/dev/**"]
-  - name: prod
-    paths: ["clusters/prod/**"]
-    from: dev
-{extra}"""
+from .conftest import WEB, Server, build, count_commits, digest_of, show
+from .envs import PROD, dev_prod_repo, promoted_in_dev
 
 
 def post_promoted(url: str, message: Promoted | dict[str, Any], *, published: str) -> Any:
@@ -54,11 +45,15 @@ def now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
-def dev_promoted(remote: Path, workdir: Path, n: int = 1) -> Promoted:
-    event = build(create_time=f"2026-03-02T09:{n:02}:00Z", digest=digest_of(n), build_id=f"b{n}")
-    done = promote_cli(event, remote, workdir)
-    assert json.loads(done.stdout)["outcome"] == "promoted", done.stderr
-    return Promoted("dev", WEB, digest_of(n), f"b{n}", tip(remote))
+def started_chain(
+    make_config_repo: Any, function_server: Any, tmp_path: Path, extra: str = ""
+) -> tuple[Path, Promoted, Server]:
+    """A dev -> prod repo with build b1 promoted into dev, its `promoted` message, and the
+    function server of the chain."""
+    remote = dev_prod_repo(make_config_repo, extra)
+    commit = promoted_in_dev(remote, tmp_path / "w", 1)
+    message = Promoted("dev", WEB, digest_of(1), "b1", commit)
+    return remote, message, function_server(remote, target="on_promoted_event")
 
 
 def test_a_promoted_message_round_trips_and_bad_ones_name_the_field():
@@ -94,9 +89,7 @@ def test_one_message_per_environment_and_image_of_a_commit():
 def test_on_promoted_event_promotes_the_next_environment(
     make_config_repo, function_server, tmp_path
 ):
-    remote = make_config_repo({"promoter.yaml": POLICY.format(extra="")})
-    message = dev_promoted(remote, tmp_path / "w")
-    server = function_server(remote, target="on_promoted_event")
+    remote, message, server = started_chain(make_config_repo, function_server, tmp_path)
     response = post_promoted(server.url, message, published=now())
     assert response.status_code == 200, response.text
     assert digest_of(1) in show(remote, PROD)
@@ -112,9 +105,8 @@ def test_on_promoted_event_promotes_the_next_environment(
 def test_a_closed_gate_answers_503_until_the_message_is_a_day_old(
     make_config_repo, function_server, tmp_path
 ):
-    remote = make_config_repo({"promoter.yaml": POLICY.format(extra="    soak: 2h\n")})
-    message = dev_promoted(remote, tmp_path / "w")
-    server = function_server(remote, target="on_promoted_event")
+    extra = "    soak: 2h\n"
+    remote, message, server = started_chain(make_config_repo, function_server, tmp_path, extra)
     commits = count_commits(remote)
     assert post_promoted(server.url, message, published=now()).status_code == 503
     waiting = server.log_lines()[-1]
@@ -130,9 +122,8 @@ def test_a_closed_gate_answers_503_until_the_message_is_a_day_old(
 def test_manual_environments_and_bad_messages_are_acknowledged(
     make_config_repo, function_server, tmp_path
 ):
-    remote = make_config_repo({"promoter.yaml": POLICY.format(extra="    auto: false\n")})
-    message = dev_promoted(remote, tmp_path / "w")
-    server = function_server(remote, target="on_promoted_event")
+    extra = "    auto: false\n"
+    remote, message, server = started_chain(make_config_repo, function_server, tmp_path, extra)
     commits = count_commits(remote)
     assert post_promoted(server.url, message, published=now()).status_code == 200
     assert server.log_lines()[-1]["message"] == (
@@ -147,7 +138,7 @@ def test_manual_environments_and_bad_messages_are_acknowledged(
 def test_build_to_dev_to_prod_through_the_emulator(
     emulator, make_config_repo, function_server, tmp_path
 ):
-    remote = make_config_repo({"promoter.yaml": POLICY.format(extra="")})
+    remote = dev_prod_repo(make_config_repo)
     project = f"p{uuid.uuid4().hex[:12]}"
     chain = function_server(remote, target="on_promoted_event")
     promoted_topic = ensure_subscription(project, "chain", chain.url, topic_name="promoted")
