@@ -15,11 +15,15 @@ import requests
 from promoter.audit import FileChange
 from promoter.chain import Promoted, promoted
 from promoter.environments import Environment
-from promoter.errors import InvalidEvent
+from promoter.envpromotion import follow
+from promoter.errors import GateClosed, InvalidEvent
 from promoter.pubsub import ensure_subscription, publish
+from promoter.settings import Settings
 
-from .conftest import WEB, Server, build, count_commits, digest_of, show
-from .envs import PROD, dev_prod_repo, promoted_in_dev
+from .conftest import DATA, WEB, Server, build, count_commits, digest_of, show
+from .envs import POLICY, PROD, dev_prod_repo, promoted_in_dev
+
+QA = "clusters/qa/deployment.yaml"
 
 
 def post_promoted(url: str, message: Promoted | dict[str, Any], *, published: str) -> Any:
@@ -132,6 +136,40 @@ def test_manual_environments_and_bad_messages_are_acknowledged(
     assert post_promoted(server.url, {"kind": "x"}, published=now()).status_code == 200
     assert server.log_lines()[-1]["outcome"] == "invalid"
     assert count_commits(remote) == commits
+
+
+def test_every_auto_environment_dev_feeds_is_tried_and_a_closed_gate_is_raised_after(
+    make_config_repo, tmp_path
+):
+    """dev feeds prod and qa. prod soaks and qa does not: qa is promoted, then follow says why
+    prod was not. Both open: both are promoted, one result each, in the policy's order."""
+    qa = '  - name: qa\n    paths: ["clusters/qa/**"]\n    from: dev\n'
+    deployment = (DATA / "configrepo" / PROD).read_text()
+
+    def fed_by(remote: Path, n: int) -> tuple[Promoted, Settings]:
+        commit = promoted_in_dev(remote, tmp_path / f"w{n}", 1)
+        settings = Settings.build(repo=str(remote), workdir=str(tmp_path / f"f{n}"), environ={})
+        return Promoted("dev", WEB, digest_of(1), "b1", commit), settings
+
+    soaking = make_config_repo(
+        {"promoter.yaml": POLICY.format(extra="    soak: 2h\n" + qa), QA: deployment}
+    )
+    message, settings = fed_by(soaking, 1)
+    with pytest.raises(GateClosed, match=f"^not promoted to prod: soak: {WEB}: soaking: "):
+        follow(message, settings)
+    assert digest_of(1) in show(soaking, QA) and digest_of(1) not in show(soaking, PROD)
+    commits = count_commits(soaking)
+    with pytest.raises(GateClosed):  # delivered again: qa is unchanged, prod still soaks
+        follow(message, settings)
+    assert count_commits(soaking) == commits
+
+    open_ = make_config_repo({"promoter.yaml": POLICY.format(extra=qa), QA: deployment})
+    results = follow(*fed_by(open_, 2))
+    assert [(r.outcome, [c.path for c in r.changes]) for r in results] == [
+        ("promoted", [PROD]),
+        ("promoted", [QA]),
+    ]
+    assert digest_of(1) in show(open_, PROD) and digest_of(1) in show(open_, QA)
 
 
 @pytest.mark.emulator
