@@ -79,7 +79,7 @@ def history_command(args: argparse.Namespace) -> int:
 
         raise ConfigError(f"--limit: expected 0 (everything) or more, got {args.limit}")
     limit = args.limit or None
-    settings = _settings(args)
+    settings = _settings(args, commits=False)
 
     def read(found: Commits) -> list[Deploy]:
         commits, reverted = found
@@ -109,7 +109,7 @@ def status_command(args: argparse.Namespace) -> int:
     from promoter.envstatus import status
     from promoter.status import table
 
-    settings = _settings(args)
+    settings = _settings(args, commits=False)
     with ArgoView.from_environ(os.environ, kubeconfig=args.kubeconfig) as argo:
         rows = status(settings, argo=argo, only=args.env)
     empty = "nothing promoted yet, and promoter.yaml names no image"
@@ -143,8 +143,9 @@ def release_command(args: argparse.Namespace) -> int:
     return _printed(release(_settings(args), image=args.image, path=args.path))
 
 
-def _settings(args: argparse.Namespace, *, dry_run: bool = False) -> Settings:
-    """The settings from the config repo options (`_config_repo`) and the environment."""
+def _settings(args: argparse.Namespace, *, dry_run: bool = False, commits: bool = True) -> Settings:
+    """The settings from the config repo options (`_config_repo`) and the environment;
+    `commits`: False for a command that only reads (its signing key is not probed)."""
     from promoter.settings import Settings
 
     return Settings.build(
@@ -153,6 +154,7 @@ def _settings(args: argparse.Namespace, *, dry_run: bool = False) -> Settings:
         policy=getattr(args, "policy", None),  # history, rollback, hold, release: no --policy
         workdir=args.workdir,
         dry_run=dry_run,
+        commits=commits,
     )
 
 
