@@ -7,9 +7,9 @@ import json
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from promoter.errors import GateClosed, PermanentError, TransientError
 
@@ -18,6 +18,13 @@ if TYPE_CHECKING:
     from promoter.history import Deploy
     from promoter.service import Result
     from promoter.settings import Settings
+
+
+class _Row(Protocol):
+    def to_json(self) -> dict[str, Any]: ...
+
+
+_RowT = TypeVar("_RowT", bound=_Row)
 
 EXIT_INVALID = 2
 EXIT_GATE = 3  # a promotion gate is not met: nothing was written
@@ -48,15 +55,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def promote_command(args: argparse.Namespace) -> int:
     from promoter.events import parse_event
     from promoter.service import promote
-    from promoter.settings import Settings
 
-    settings = Settings.build(
-        repo=args.repo,
-        branch=args.branch,
-        policy=args.policy,
-        workdir=args.workdir,
-        dry_run=args.dry_run,
-    )
+    settings = _settings(args, dry_run=args.dry_run)
     event = parse_event(_read_event(args.event))
     # SIGTERM ends the process as an exception would, so that the git process running now is
     # killed with it (see promoter.processes) instead of living on as an orphan.
@@ -65,26 +65,21 @@ def promote_command(args: argparse.Namespace) -> int:
 
 
 def listen_command(args: argparse.Namespace) -> int:
-    from promoter.settings import Settings
     from promoter.worker import listen
 
-    settings = Settings.build(
-        repo=args.repo, branch=args.branch, policy=args.policy, workdir=args.workdir
-    )
-    return listen(args.subscription, settings, max_in_flight=args.max_in_flight)
+    return listen(args.subscription, _settings(args), max_in_flight=args.max_in_flight)
 
 
 def history_command(args: argparse.Namespace) -> int:
     from promoter.gitrepo import Workspace
     from promoter.history import history, table
-    from promoter.settings import Settings
 
     if args.limit < 0:
         from promoter.errors import ConfigError
 
         raise ConfigError(f"--limit: expected 0 (everything) or more, got {args.limit}")
     limit = args.limit or None
-    settings = Settings.build(repo=args.repo, branch=args.branch, workdir=args.workdir)
+    settings = _settings(args, commits=False)
 
     def read(found: Commits) -> list[Deploy]:
         commits, reverted = found
@@ -95,24 +90,14 @@ def history_command(args: argparse.Namespace) -> int:
 
     with Workspace.open(settings.workdir, settings.remote, timeout=settings.git_timeout) as ws:
         found = ws.history(ws.fetch(), enough=enough)
-    deploys = read(found)
-    if args.json:
-        print(json.dumps([deploy.to_json() for deploy in deploys]))
-    elif deploys:
-        print(table(deploys))
-    else:
-        print("no deploys found", file=sys.stderr)
-    return 0
+    return _listed(read(found), table, as_json=args.json, empty="no deploys found")
 
 
 def promote_env_command(args: argparse.Namespace) -> int:
     from promoter.argoview import ArgoView
     from promoter.envpromotion import Request, promote_env
-    from promoter.settings import Settings
 
-    settings = Settings.build(
-        repo=args.repo, branch=args.branch, policy=args.policy, workdir=args.workdir
-    )
+    settings = _settings(args)
     request = Request(args.to, args.source, args.image, args.force)
     with ArgoView.from_environ(os.environ, kubeconfig=args.kubeconfig) as argo:
         result = promote_env(settings, request, health=argo.health)
@@ -122,21 +107,13 @@ def promote_env_command(args: argparse.Namespace) -> int:
 def status_command(args: argparse.Namespace) -> int:
     from promoter.argoview import ArgoView
     from promoter.envstatus import status
-    from promoter.settings import Settings
     from promoter.status import table
 
-    settings = Settings.build(
-        repo=args.repo, branch=args.branch, policy=args.policy, workdir=args.workdir
-    )
+    settings = _settings(args, commits=False)
     with ArgoView.from_environ(os.environ, kubeconfig=args.kubeconfig) as argo:
         rows = status(settings, argo=argo, only=args.env)
-    if args.json:
-        print(json.dumps([row.to_json() for row in rows]))
-    elif rows:
-        print(table(rows))
-    else:
-        print("nothing promoted yet, and promoter.yaml names no image", file=sys.stderr)
-    return 0
+    empty = "nothing promoted yet, and promoter.yaml names no image"
+    return _listed(rows, table, as_json=args.json, empty=empty)
 
 
 def rollback_command(args: argparse.Namespace) -> int:
@@ -166,10 +143,19 @@ def release_command(args: argparse.Namespace) -> int:
     return _printed(release(_settings(args), image=args.image, path=args.path))
 
 
-def _settings(args: argparse.Namespace) -> Settings:
+def _settings(args: argparse.Namespace, *, dry_run: bool = False, commits: bool = True) -> Settings:
+    """The settings from the config repo options (`_config_repo`) and the environment;
+    `commits`: False for a command that only reads (its signing key is not probed)."""
     from promoter.settings import Settings
 
-    return Settings.build(repo=args.repo, branch=args.branch, workdir=args.workdir)
+    return Settings.build(
+        repo=args.repo,
+        branch=args.branch,
+        policy=getattr(args, "policy", None),  # history, rollback, hold, release: no --policy
+        workdir=args.workdir,
+        dry_run=dry_run,
+        commits=commits,
+    )
 
 
 def dev_command(args: argparse.Namespace) -> int:
@@ -194,6 +180,19 @@ def _printed(result: Result) -> int:
         print(f"promoter: committed, Argo CD not told: {result.unnotified}", file=sys.stderr)
     if result.unannounced:
         print(f"promoter: committed, not announced: {result.unannounced}", file=sys.stderr)
+    return 0
+
+
+def _listed(
+    rows: list[_RowT], table: Callable[[list[_RowT]], str], *, as_json: bool, empty: str
+) -> int:
+    """Print `rows` as a JSON array (--json), else as a table; none: `empty` on stderr."""
+    if as_json:
+        print(json.dumps([row.to_json() for row in rows]))
+    elif rows:
+        print(table(rows))
+    else:
+        print(empty, file=sys.stderr)
     return 0
 
 

@@ -24,7 +24,15 @@ from promoter.ledger import Record
 from promoter.manifests import Manifest
 from promoter.pinning import helm_targets
 from promoter.policy import Policy
-from promoter.service import Proposal, Result, apply, read_policy, read_state, read_texts
+from promoter.service import (
+    Decide,
+    Proposal,
+    Result,
+    apply,
+    read_policy,
+    read_state,
+    read_texts,
+)
 from promoter.settings import Settings
 
 HealthCheck = Callable[[Environment, str, Workspace], str | None]
@@ -45,11 +53,7 @@ def promote_env(
     settings: Settings, request: Request, *, health: HealthCheck | None = None
 ) -> Result:
     """Carry the source environment's digests into `request.to`, or raise GateClosed."""
-
-    def decide(workspace: Workspace, tip: str) -> Proposal:
-        return _decide(workspace, tip, settings, request, health)
-
-    return apply(decide, settings)
+    return apply(_deciding(settings, request, health), settings)
 
 
 def follow(
@@ -58,40 +62,69 @@ def follow(
     """Promote into every `auto` environment fed by `message.environment`, gates permitting.
 
     Each is tried; if any gate is closed, GateClosed is raised after the others were done (the
-    message comes again later, and what was done is then `unchanged`).
+    message comes again later, and what was done is then `unchanged`). The first promotion's
+    fetch and policy also say which environments are fed: no fetch of its own for that.
     """
-    with Workspace.open(settings.workdir, settings.remote, timeout=settings.git_timeout) as ws:
-        policy = read_policy(ws, ws.fetch(), settings)
-    fed = [
-        env
-        for env in policy.environments
-        if env.source is not None and env.source == message.environment and env.auto
-    ]
-    if not fed:
-        said = message.environment or "a repo without environments"
-        return [Result("ignored", f"no environment with auto promotion comes from {said}")]
-    results, closed = [], []
-    for env in fed:
+    fed: list[Environment] = []  # from the policy of the first tip fetched
+
+    def first(workspace: Workspace, tip: str) -> Proposal:
+        policy = read_policy(workspace, tip, settings)
+        if not fed:
+            fed.extend(_fed(policy, message.environment))
+        if not fed:
+            said = message.environment or "a repo without environments"
+            reason = f"no environment with auto promotion comes from {said}"
+            return Proposal(Result("ignored", reason))
+        request = Request(fed[0].name, fed[0].source, message.image)
+        return _decide(workspace, tip, policy, settings=settings, request=request, health=health)
+
+    results: list[Result] = []
+    closed: list[str] = []
+
+    def tried(decide: Decide) -> None:
         try:
-            request = Request(env.name, env.source, message.image)
-            results.append(promote_env(settings, request, health=health))
+            results.append(apply(decide, settings))
         except GateClosed as err:
             closed.append(str(err))
         except NothingToDo as err:
             results.append(Result("unchanged", str(err)))
+
+    tried(first)
+    for env in fed[1:]:
+        tried(_deciding(settings, Request(env.name, env.source, message.image), health))
     if closed:
         raise GateClosed("; ".join(closed))
     return results
 
 
+def _fed(policy: Policy, environment: str | None) -> list[Environment]:
+    """The `auto` environments whose source is `environment`."""
+    return [
+        env
+        for env in policy.environments
+        if env.source is not None and env.source == environment and env.auto
+    ]
+
+
+def _deciding(settings: Settings, request: Request, health: HealthCheck | None) -> Decide:
+    """What `request` commits on a fetched tip, by that tip's policy."""
+
+    def decide(workspace: Workspace, tip: str) -> Proposal:
+        policy = read_policy(workspace, tip, settings)
+        return _decide(workspace, tip, policy, settings=settings, request=request, health=health)
+
+    return decide
+
+
 def _decide(
     workspace: Workspace,
     tip: str,
+    policy: Policy,
+    *,
     settings: Settings,
     request: Request,
     health: HealthCheck | None,
 ) -> Proposal:
-    policy = read_policy(workspace, tip, settings)
     target, source = _environments(policy, request)
     ledger, holds = read_state(workspace, tip)
     wanted = None if request.image is None else {request.image}
@@ -158,12 +191,13 @@ def _sources(
 ) -> dict[str, Source]:
     """Each record with its tag and the commit that promoted it into `source`."""
     commits = promotion_commits(workspace, tip, source, records)
+    texts = read_texts(workspace, tip, sorted({record.path for record in records.values()}))
     found = {}
     for repository, record in records.items():
         commit = commits.get(repository)
         found[repository] = Source(
             record,
-            _tag(workspace, tip, record),
+            _tag(texts.get(record.path), record),
             commit.id if commit else None,
             commit.time if commit else None,
         )
@@ -228,15 +262,14 @@ def _trailer_fields(source: Source) -> tuple[str, str, str, str | None]:
     return record.repository, record.digest, record.build_id, source.commit
 
 
-def _tag(workspace: Workspace, tip: str, record: Record) -> str | None:
-    """The tag next to the digest where the source names the image (`web:1.4@sha256:...`)."""
-    blob = next(iter(workspace.blobs(tip, [record.path])), None)
-    if blob is None:
+def _tag(text: str | None, record: Record) -> str | None:
+    """The tag next to the digest where the source names the image (`web:1.4@sha256:...`);
+    `text`: the record's file (None: not a UTF-8 regular file), read once for all its images."""
+    if text is None:
         return None
     try:
-        text = workspace.read(blob).decode("utf-8")
         sites = Manifest.read(text, {record.repository}, path=record.path).sites
-    except (UnicodeDecodeError, ManifestError):
+    except ManifestError:
         return None
     for site in sites:
         if site.digest == record.digest:

@@ -64,8 +64,13 @@ class Settings:
         workdir: str | None = None,
         environ: Mapping[str, str] = os.environ,
         dry_run: bool = False,
+        commits: bool = True,
     ) -> Settings:
-        """Combine explicit values with the PROMOTER_* environment (explicit values win)."""
+        """Combine explicit values with the PROMOTER_* environment (explicit values win).
+
+        `commits`: False for a caller that only reads (`history`, `status`), which is spared the
+        signing key's probe (an ssh-keygen process) and its failure.
+        """
         if not repo:
             raise ConfigError("PROMOTER_REPO_URL: required (the config repo's URL or path)")
         require_git()
@@ -75,7 +80,7 @@ class Settings:
         identity = Identity(
             environ.get("PROMOTER_GIT_AUTHOR_NAME") or Identity.name,
             environ.get("PROMOTER_GIT_AUTHOR_EMAIL") or Identity.email,
-            _signing_key(environ, timeout=git_timeout),
+            _signing_key(environ, timeout=git_timeout, probe=commits),
         )
         defaults = cls(remote)
         return cls(
@@ -158,14 +163,16 @@ def _git_timeout(environ: Mapping[str, str]) -> float:
     return seconds
 
 
-def _signing_key(environ: Mapping[str, str], *, timeout: float) -> Path | None:
-    # Checked now, by signing a probe: a key that cannot sign stops the promoter before it
-    # commits anything, and nothing is ever committed unsigned while the variable is set.
+def _signing_key(environ: Mapping[str, str], *, timeout: float, probe: bool) -> Path | None:
+    # Checked now (`probe`: by a caller that commits), by signing a probe: a key that cannot
+    # sign stops the promoter before it commits anything. Unprobed, the key is still carried:
+    # nothing is ever committed unsigned while the variable is set.
     value = environ.get(signing.VARIABLE, "").strip()
     if not value:
         return None
     key = Path(value).expanduser().absolute()
-    signing.check_key(key, timeout=timeout)
+    if probe:
+        signing.check_key(key, timeout=timeout)
     return key
 
 

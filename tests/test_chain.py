@@ -15,20 +15,15 @@ import requests
 from promoter.audit import FileChange
 from promoter.chain import Promoted, promoted
 from promoter.environments import Environment
-from promoter.errors import InvalidEvent
+from promoter.envpromotion import follow
+from promoter.errors import GateClosed, InvalidEvent
 from promoter.pubsub import ensure_subscription, publish
+from promoter.settings import Settings
 
-from .conftest import WEB, build, count_commits, digest_of, promote_cli, show, tip
+from .conftest import DATA, WEB, Server, build, count_commits, digest_of, show
+from .envs import POLICY, PROD, dev_prod_repo, promoted_in_dev
 
-PROD = "clusters/prod/deployment.yaml"
-POLICY = """\
-environments:
-  - name: dev
-    paths: ["clusters/dev/**"]
-  - name: prod
-    paths: ["clusters/prod/**"]
-    from: dev
-{extra}"""
+QA = "clusters/qa/deployment.yaml"
 
 
 def post_promoted(url: str, message: Promoted | dict[str, Any], *, published: str) -> Any:
@@ -54,11 +49,15 @@ def now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
-def dev_promoted(remote: Path, workdir: Path, n: int = 1) -> Promoted:
-    event = build(create_time=f"2026-03-02T09:{n:02}:00Z", digest=digest_of(n), build_id=f"b{n}")
-    done = promote_cli(event, remote, workdir)
-    assert json.loads(done.stdout)["outcome"] == "promoted", done.stderr
-    return Promoted("dev", WEB, digest_of(n), f"b{n}", tip(remote))
+def started_chain(
+    make_config_repo: Any, function_server: Any, tmp_path: Path, extra: str = ""
+) -> tuple[Path, Promoted, Server]:
+    """A dev -> prod repo with build b1 promoted into dev, its `promoted` message, and the
+    function server of the chain."""
+    remote = dev_prod_repo(make_config_repo, extra)
+    commit = promoted_in_dev(remote, tmp_path / "w", 1)
+    message = Promoted("dev", WEB, digest_of(1), "b1", commit)
+    return remote, message, function_server(remote, target="on_promoted_event")
 
 
 def test_a_promoted_message_round_trips_and_bad_ones_name_the_field():
@@ -94,9 +93,7 @@ def test_one_message_per_environment_and_image_of_a_commit():
 def test_on_promoted_event_promotes_the_next_environment(
     make_config_repo, function_server, tmp_path
 ):
-    remote = make_config_repo({"promoter.yaml": POLICY.format(extra="")})
-    message = dev_promoted(remote, tmp_path / "w")
-    server = function_server(remote, target="on_promoted_event")
+    remote, message, server = started_chain(make_config_repo, function_server, tmp_path)
     response = post_promoted(server.url, message, published=now())
     assert response.status_code == 200, response.text
     assert digest_of(1) in show(remote, PROD)
@@ -112,9 +109,8 @@ def test_on_promoted_event_promotes_the_next_environment(
 def test_a_closed_gate_answers_503_until_the_message_is_a_day_old(
     make_config_repo, function_server, tmp_path
 ):
-    remote = make_config_repo({"promoter.yaml": POLICY.format(extra="    soak: 2h\n")})
-    message = dev_promoted(remote, tmp_path / "w")
-    server = function_server(remote, target="on_promoted_event")
+    extra = "    soak: 2h\n"
+    remote, message, server = started_chain(make_config_repo, function_server, tmp_path, extra)
     commits = count_commits(remote)
     assert post_promoted(server.url, message, published=now()).status_code == 503
     waiting = server.log_lines()[-1]
@@ -130,9 +126,8 @@ def test_a_closed_gate_answers_503_until_the_message_is_a_day_old(
 def test_manual_environments_and_bad_messages_are_acknowledged(
     make_config_repo, function_server, tmp_path
 ):
-    remote = make_config_repo({"promoter.yaml": POLICY.format(extra="    auto: false\n")})
-    message = dev_promoted(remote, tmp_path / "w")
-    server = function_server(remote, target="on_promoted_event")
+    extra = "    auto: false\n"
+    remote, message, server = started_chain(make_config_repo, function_server, tmp_path, extra)
     commits = count_commits(remote)
     assert post_promoted(server.url, message, published=now()).status_code == 200
     assert server.log_lines()[-1]["message"] == (
@@ -143,11 +138,45 @@ def test_manual_environments_and_bad_messages_are_acknowledged(
     assert count_commits(remote) == commits
 
 
+def test_every_auto_environment_dev_feeds_is_tried_and_a_closed_gate_is_raised_after(
+    make_config_repo, tmp_path
+):
+    """dev feeds prod and qa. prod soaks and qa does not: qa is promoted, then follow says why
+    prod was not. Both open: both are promoted, one result each, in the policy's order."""
+    qa = '  - name: qa\n    paths: ["clusters/qa/**"]\n    from: dev\n'
+    deployment = (DATA / "configrepo" / PROD).read_text()
+
+    def fed_by(remote: Path, n: int) -> tuple[Promoted, Settings]:
+        commit = promoted_in_dev(remote, tmp_path / f"w{n}", 1)
+        settings = Settings.build(repo=str(remote), workdir=str(tmp_path / f"f{n}"), environ={})
+        return Promoted("dev", WEB, digest_of(1), "b1", commit), settings
+
+    soaking = make_config_repo(
+        {"promoter.yaml": POLICY.format(extra="    soak: 2h\n" + qa), QA: deployment}
+    )
+    message, settings = fed_by(soaking, 1)
+    with pytest.raises(GateClosed, match=f"^not promoted to prod: soak: {WEB}: soaking: "):
+        follow(message, settings)
+    assert digest_of(1) in show(soaking, QA) and digest_of(1) not in show(soaking, PROD)
+    commits = count_commits(soaking)
+    with pytest.raises(GateClosed):  # delivered again: qa is unchanged, prod still soaks
+        follow(message, settings)
+    assert count_commits(soaking) == commits
+
+    open_ = make_config_repo({"promoter.yaml": POLICY.format(extra=qa), QA: deployment})
+    results = follow(*fed_by(open_, 2))
+    assert [(r.outcome, [c.path for c in r.changes]) for r in results] == [
+        ("promoted", [PROD]),
+        ("promoted", [QA]),
+    ]
+    assert digest_of(1) in show(open_, PROD) and digest_of(1) in show(open_, QA)
+
+
 @pytest.mark.emulator
 def test_build_to_dev_to_prod_through_the_emulator(
     emulator, make_config_repo, function_server, tmp_path
 ):
-    remote = make_config_repo({"promoter.yaml": POLICY.format(extra="")})
+    remote = dev_prod_repo(make_config_repo)
     project = f"p{uuid.uuid4().hex[:12]}"
     chain = function_server(remote, target="on_promoted_event")
     promoted_topic = ensure_subscription(project, "chain", chain.url, topic_name="promoted")

@@ -11,30 +11,8 @@ import pytest
 
 from promoter.ledger import Ledger
 
-from .conftest import WEB, build, count_commits, digest_of, git, promote_cli, run_cli, show, tip
-
-DEV = "clusters/dev/deployment.yaml"
-PROD = "clusters/prod/deployment.yaml"
-POLICY = """\
-environments:
-  - name: dev
-    paths: ["clusters/dev/**"]
-  - name: prod
-    paths: ["clusters/prod/**"]
-    from: dev
-{extra}"""
-
-
-def repo(make_config_repo: Any, extra: str = "") -> Path:
-    remote: Path = make_config_repo({"promoter.yaml": POLICY.format(extra=extra)})
-    return remote
-
-
-def promoted(remote: Path, workdir: Path, n: int) -> str:
-    event = build(create_time=f"2026-03-02T09:{n:02}:00Z", digest=digest_of(n), build_id=f"b{n}")
-    done = promote_cli(event, remote, workdir)
-    assert json.loads(done.stdout)["outcome"] == "promoted", done.stdout + done.stderr
-    return tip(remote)
+from .conftest import WEB, count_commits, digest_of, git, run_cli, show, tip
+from .envs import DEV, POLICY, PROD, dev_prod_repo, promoted_in_dev
 
 
 def promote_env(remote: Path, workdir: Path, *args: str) -> tuple[int, Any, str]:
@@ -46,8 +24,8 @@ def promote_env(remote: Path, workdir: Path, *args: str) -> tuple[int, Any, str]
 def test_prod_gets_the_digest_dev_runs_with_trailers_naming_where_it_came_from(
     make_config_repo, tmp_path
 ):
-    remote = repo(make_config_repo)
-    dev_commit = promoted(remote, tmp_path / "w", 1)
+    remote = dev_prod_repo(make_config_repo)
+    dev_commit = promoted_in_dev(remote, tmp_path / "w", 1)
     assert digest_of(1) not in show(remote, PROD)
     status, result, err = promote_env(remote, tmp_path / "ops")
     assert (status, err) == (0, "")
@@ -74,8 +52,8 @@ def test_prod_gets_the_digest_dev_runs_with_trailers_naming_where_it_came_from(
 
 
 def test_a_soaking_environment_refuses_with_exit_3_until_forced(make_config_repo, tmp_path):
-    remote = repo(make_config_repo, "    soak: 2h\n")
-    promoted(remote, tmp_path / "w", 1)
+    remote = dev_prod_repo(make_config_repo, "    soak: 2h\n")
+    promoted_in_dev(remote, tmp_path / "w", 1)
     before = count_commits(remote)
     status, out, err = promote_env(remote, tmp_path / "ops")
     assert (status, out) == (3, "")
@@ -90,15 +68,15 @@ def test_a_soaking_environment_refuses_with_exit_3_until_forced(make_config_repo
 
 
 def test_a_hold_on_prod_and_a_rolled_back_digest_are_gates(make_config_repo, tmp_path):
-    remote = repo(make_config_repo)
-    promoted(remote, tmp_path / "w", 1)
+    remote = dev_prod_repo(make_config_repo)
+    promoted_in_dev(remote, tmp_path / "w", 1)
     hold = ["--repo", str(remote), "--workdir", str(tmp_path / "ops"), "--image", WEB]
     assert run_cli("hold", *hold, "--path", "clusters/prod/**", "--reason", "audit").returncode == 0
     status, _, err = promote_env(remote, tmp_path / "ops")
     assert status == 3 and f"held: {WEB}: held in clusters/prod/** (audit)" in err
     assert run_cli("release", *hold).returncode == 0
     assert promote_env(remote, tmp_path / "ops")[0] == 0
-    promoted(remote, tmp_path / "w", 2)
+    promoted_in_dev(remote, tmp_path / "w", 2)
     assert promote_env(remote, tmp_path / "ops")[0] == 0
     # Roll prod back (its latest promotion is the promote-env commit of b2): digest 2 is out.
     assert run_cli("rollback", *hold).returncode == 0
@@ -116,8 +94,8 @@ def test_a_hold_on_prod_and_a_rolled_back_digest_are_gates(make_config_repo, tmp
     ],
 )
 def test_bad_requests_exit_2_and_commit_nothing(make_config_repo, tmp_path, args, extra, expected):
-    remote = repo(make_config_repo, extra)
-    promoted(remote, tmp_path / "w", 1)
+    remote = dev_prod_repo(make_config_repo, extra)
+    promoted_in_dev(remote, tmp_path / "w", 1)
     before = count_commits(remote)
     done = run_cli("promote-env", "--repo", remote, "--workdir", tmp_path / "ops", *args)
     assert (done.returncode, done.stdout) == (2, "")
@@ -126,7 +104,7 @@ def test_bad_requests_exit_2_and_commit_nothing(make_config_repo, tmp_path, args
 
 
 def test_nothing_promoted_in_dev_yet_exits_2(make_config_repo, tmp_path):
-    remote = repo(make_config_repo)
+    remote = dev_prod_repo(make_config_repo)
     status, _, err = promote_env(remote, tmp_path / "ops")
     assert status == 2
     assert (
@@ -147,7 +125,7 @@ def test_helm_values_of_prod_get_the_digest_dev_runs(make_config_repo, tmp_path)
             "clusters/prod/values.yaml": values,
         }
     )
-    promoted(remote, tmp_path / "w", 1)
+    promoted_in_dev(remote, tmp_path / "w", 1)
     assert digest_of(1) not in show(remote, "clusters/prod/values.yaml")
     status, result, err = promote_env(remote, tmp_path / "ops")
     assert (status, err) == (0, "")

@@ -362,3 +362,66 @@ def test_rollback_hold_and_release_commits_are_signed_too(make_config_repo, work
         assert (done.returncode, done.stderr) == (0, "")
         assert json.loads(done.stdout)["commit"] == tip(remote)
         assert signature_status(remote, signers) == "G", command
+
+
+def test_a_caller_that_only_reads_carries_the_key_unprobed(tmp_path):
+    public = _public(tmp_path / "keys")
+    environ = {"PROMOTER_SIGNING_KEY": str(public)}
+    assert Settings.build(repo="/x", environ=environ, commits=False).signing_key == public
+    with pytest.raises(ConfigError, match=r"^PROMOTER_SIGNING_KEY: .*: not a private key"):
+        Settings.build(repo="/x", environ=environ)
+
+
+@pytest.mark.parametrize("command", ["history", "status"])
+def test_reading_commands_work_with_a_key_that_cannot_sign(
+    make_config_repo, workdir, tmp_path, command
+):
+    """history and status never commit: a bad key is not theirs to refuse."""
+    remote = make_config_repo()
+    assert promote_cli(build(build_id="b1"), remote, workdir).returncode == 0
+    bad = env(PROMOTER_SIGNING_KEY=str(_garbage(tmp_path / "keys")))
+    bad.pop("KUBECONFIG", None)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "promoter",
+            command,
+            "--repo",
+            remote,
+            "--workdir",
+            workdir,
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        env=bad,
+        timeout=120,
+    )
+    assert (done.returncode, done.stderr) == (0, ""), done.stderr
+    [row] = json.loads(done.stdout)
+    assert row["build_id"] == "b1"
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["rollback", "--image", WEB], ["hold", "--image", WEB], ["release", "--image", WEB],
+     ["promote-env", "--to", "prod"]],
+    ids=lambda c: c[0],
+)  # fmt: skip
+def test_commands_that_commit_refuse_a_key_that_cannot_sign_at_start(
+    make_config_repo, workdir, tmp_path, command
+):
+    remote = make_config_repo()
+    key = _public(tmp_path / "keys")
+    done = subprocess.run(
+        [sys.executable, "-m", "promoter", *command, "--repo", remote, "--workdir", workdir],
+        capture_output=True,
+        text=True,
+        env=env(PROMOTER_SIGNING_KEY=str(key)),
+        timeout=120,
+    )
+    assert (done.returncode, done.stdout) == (2, "")
+    [line] = done.stderr.splitlines()
+    assert line.startswith(f"promoter: error: PROMOTER_SIGNING_KEY: {key}: not a private key")
+    assert count_commits(remote) == 1
