@@ -5,7 +5,8 @@ Each image's commit is built on the base branch's tip, with the same message, tr
 ledger as a push, and set on `promoter/<base>/<repository>` with a lease (only our own head
 branches are ever forced; the base never is). A newer build replaces that commit and updates
 the same pull request; an older one changes nothing; after a merge, the next build opens a new
-pull request on the merged state.
+pull request on the merged state. A person's hold, release or rollback is proposed the same way,
+on a head branch of its own beside the image's (`intervention`).
 """
 
 from __future__ import annotations
@@ -66,7 +67,8 @@ OVERTAKEN_ATTEMPTS = 3  # a head replaced under us this often in a row: the last
 
 class Heads:
     """The promoter's head branches into one base on the remote: listed once per attempt, each
-    fetched when read, and their open pull requests asked of the forge once."""
+    fetched when read; the forge is asked whether one's pull request is open only where that
+    decides something (a pending hold)."""
 
     def __init__(self, workspace: Workspace, settings: Settings, write: WriteMode) -> None:
         self.base = settings.remote.branch
