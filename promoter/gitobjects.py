@@ -1,24 +1,22 @@
 """Objects of the workspace: files read from a tip's tree, new blobs, trees and the commit.
 
-Loose objects are read and written in-process (gitdb, the store GitPython is built on): a git
-process per object costs more than the rest of a promotion's Python work. A packed object is
-read by git's own `cat-file`.
+Loose objects are read and written in-process (`looseobjects`): a git process per object costs
+more than the rest of a promotion's Python work. A packed object is read by git's own `cat-file`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from io import BytesIO
 from pathlib import Path
 
 from git import Actor, Repo
 from git.objects import Commit, Tree
-from gitdb import IStream, LooseObjectDB  # type: ignore[import-untyped]
 
 from promoter import signing
 from promoter.gitdir import OBJECT_ID, REGULAR_MODES, SYMLINK_MODE, GitDir
 from promoter.gittree import rewrite_tree
+from promoter.looseobjects import LooseObjects
 from promoter.remote import Remote
 
 
@@ -46,7 +44,7 @@ class Objects(GitDir):
 
     def __init__(self, path: Path, remote: Remote, repo: Repo, *, timeout: float) -> None:
         super().__init__(path, remote, repo, timeout=timeout)
-        self._loose = LooseObjectDB(str(path / "objects"))
+        self._loose = LooseObjects(path / "objects")
         self._listed: dict[tuple[str, str], Blob | None] = {}  # (tip, path) -> what ls-tree said
         self._links: dict[tuple[str, str], str] = {}  # (tip, path) -> blob id of a symlink
 
@@ -129,9 +127,12 @@ class Objects(GitDir):
 
     def read_object(self, sha: bytes) -> bytes:
         try:
-            return bytes(self._loose.stream(sha).read())
-        except Exception:  # packed, or unreadable here: git's own cat-file reads it (or says why)
-            return bytes(self._repo.odb.stream(sha).read())
+            data = self._loose.read(sha)
+        except Exception:  # unreadable here: git's own cat-file reads it (or says why)
+            data = None
+        if data is None:  # packed
+            data = bytes(self._repo.odb.stream(sha).read())
+        return data
 
     def _store(self, kind: bytes, data: bytes) -> bytes:
-        return bytes(self._loose.store(IStream(kind, len(data), BytesIO(data))).binsha)
+        return self._loose.write(kind, data)

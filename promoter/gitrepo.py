@@ -35,6 +35,7 @@ from promoter.githistory import Commits, HistoryReader
 from promoter.gitobjects import Blob, Identity, Objects
 from promoter.gittransport import Transport
 from promoter.images import grep_pattern
+from promoter.looseobjects import ObjectDB
 from promoter.manifests import MANIFEST_PATHSPECS, is_manifest
 from promoter.remote import Remote
 
@@ -75,7 +76,7 @@ class Workspace(GitDir):
     """One bare clone of one remote branch; use it only inside `Workspace.open`."""
 
     def __init__(self, path: Path, remote: Remote, *, timeout: float = DEFAULT_TIMEOUT) -> None:
-        super().__init__(path, remote, Repo(path), timeout=timeout)
+        super().__init__(path, remote, Repo(path, odbt=ObjectDB), timeout=timeout)
         self._objects = Objects(path, remote, self._repo, timeout=timeout)
         self._transport = Transport(path, remote, self._repo, timeout=timeout)
         self._history = HistoryReader(path, remote, self._repo, timeout=timeout)
