@@ -183,11 +183,13 @@ class Workspace(GitDir):
         if not needles:
             return set()
         index = self._index = CandidateIndex.load(self._index_file)
+        known = index.tip == tip and index.paths.keys() >= set(needles)
         if index.tip != tip:
             changed = self._changed_manifests(index.tip, tip) if index.tip else None
             index.advance(tip, changed, lambda path: self._read_changed(changed, path))
         paths = index.lookup(needles, lambda needle: self._grep(tip, needle))
-        index.save(self._index_file)
+        if not known:  # most often the index is already at our own last push: nothing to write
+            index.save(self._index_file)
         return paths
 
     @property
