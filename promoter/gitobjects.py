@@ -1,7 +1,8 @@
 """Objects of the workspace: files read from a tip's tree, new blobs, trees and the commit.
 
-Loose objects are read and written in-process (`looseobjects`): a git process per object costs
-more than the rest of a promotion's Python work. A packed object is read by git's own `cat-file`.
+Loose objects are read and written in-process (gitdb, the store GitPython is built on): a git
+process per object costs more than the rest of a promotion's Python work. A packed object is
+read by git's own `cat-file`.
 """
 
 from __future__ import annotations
@@ -10,15 +11,17 @@ import threading
 from collections import OrderedDict
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
+from io import BytesIO
 from pathlib import Path
 
 from git import Actor, Repo
+from git.db import GitCmdObjectDB
 from git.objects import Commit, Tree
+from gitdb import IStream, LooseObjectDB  # type: ignore[import-untyped]
 
 from promoter import signing
 from promoter.gitdir import OBJECT_ID, REGULAR_MODES, SYMLINK_MODE, GitDir
 from promoter.gittree import rewrite_tree
-from promoter.looseobjects import LooseObjects
 from promoter.remote import Remote
 
 
@@ -63,7 +66,7 @@ class Objects(GitDir):
 
     def __init__(self, path: Path, remote: Remote, repo: Repo, *, timeout: float) -> None:
         super().__init__(path, remote, repo, timeout=timeout)
-        self._loose = LooseObjects(path / "objects")
+        self._loose = LooseObjectDB(str(path / "objects"))
 
     def blobs(self, tip: str, paths: Collection[str]) -> list[Blob]:
         """The regular files among `paths` in `tip` (symlinks and submodules are left out)."""
@@ -174,15 +177,20 @@ class Objects(GitDir):
 
     def read_object(self, sha: bytes) -> bytes:
         try:
-            data = self._loose.read(sha)
-        except Exception:  # unreadable here: git's own cat-file reads it (or says why)
-            data = None
-        if data is None:  # packed
-            data = bytes(self._repo.odb.stream(sha).read())
-        return data
+            return bytes(self._loose.stream(sha).read())
+        except Exception:  # packed, or unreadable here: git's own cat-file reads it (or says why)
+            return bytes(self._repo.odb.stream(sha).read())
 
     def _store(self, kind: bytes, data: bytes) -> bytes:
-        return self._loose.write(kind, data)
+        return bytes(self._loose.store(IStream(kind, len(data), BytesIO(data))).binsha)
+
+
+class ObjectDB(GitCmdObjectDB):
+    """GitPython's object database for the workspace, storing new objects with gitdb's loose
+    store in-process: GitPython 3.2's own store runs a `git hash-object` process for the commit
+    that `Commit.create_from_tree` makes (outside our deadlines, and a process per promotion)."""
+
+    store = LooseObjectDB.store
 
 
 def _written(

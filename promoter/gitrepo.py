@@ -32,10 +32,9 @@ from promoter.candidates import CandidateIndex
 from promoter.errors import ConfigError, GitUnavailable, WorkspaceDamaged
 from promoter.gitdir import DEFAULT_TIMEOUT, REGULAR_MODES, TIP_REF, GitDir, reset
 from promoter.githistory import Commits, HistoryReader
-from promoter.gitobjects import Blob, Identity, Objects
+from promoter.gitobjects import Blob, Identity, ObjectDB, Objects
 from promoter.gittransport import Transport
 from promoter.images import grep_pattern
-from promoter.looseobjects import ObjectDB
 from promoter.manifests import MANIFEST_PATHSPECS, is_manifest
 from promoter.remote import Remote
 

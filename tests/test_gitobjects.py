@@ -118,3 +118,21 @@ def test_the_event_after_our_own_push_lists_nothing(make_config_repo, tmp_path, 
         assert result.outcome == "promoted", result
     assert "ls-tree" not in git_processes
     assert f"{WEB}:4be1a9c@{digest_of(2)}" in show(remote, "clusters/prod/deployment.yaml")
+
+
+def test_gitpythons_commits_are_stored_in_process_as_git_reads_them(tmp_path: Path) -> None:
+    """GitPython's own store runs `git hash-object` (outside our deadlines); ours does not."""
+    from io import BytesIO
+
+    from gitdb import IStream  # type: ignore[import-untyped]
+
+    from promoter.gitobjects import ObjectDB
+
+    bare = tmp_path / "repo.git"
+    git("init", "-q", "--bare", bare)
+    odb = ObjectDB(str(bare / "objects"), None)  # type: ignore[arg-type]  # no git to run
+    data = b"tree 4b825dc642cb6eb9a060e54bf8d69288fbee4904\n\nempty\n"
+    stored = odb.store(IStream(b"commit", len(data), BytesIO(data)))
+    sha = stored.binsha.hex()
+    assert git("--git-dir", bare, "cat-file", "-t", sha) == "commit"
+    assert git("--git-dir", bare, "cat-file", "-p", sha) == data.decode().strip()
