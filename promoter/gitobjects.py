@@ -7,12 +7,15 @@ read by git's own `cat-file`.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from io import BytesIO
 from pathlib import Path
 
 from git import Actor, Repo
+from git.db import GitCmdObjectDB
 from git.objects import Commit, Tree
 from gitdb import IStream, LooseObjectDB  # type: ignore[import-untyped]
 
@@ -41,41 +44,74 @@ class Blob:
     size: int
 
 
+@dataclass
+class _Listing:
+    """What `ls-tree` said of the paths asked about in one commit."""
+
+    blobs: dict[str, Blob | None] = field(default_factory=dict)  # None: no regular file there
+    links: dict[str, str] = field(default_factory=dict)  # path -> blob id of a symlink
+
+
+# The listings of the last commits, per workspace, kept from one event to the next: a commit's id
+# names its tree, so a listing is never stale. A commit written here gets its listing from its
+# parent's and the files written: the next event most often starts from our own last push, and
+# then runs no `ls-tree` at all.
+_LISTINGS: OrderedDict[tuple[str, str], _Listing] = OrderedDict()
+_LISTINGS_LOCK = threading.Lock()
+_KEEP_LISTINGS = 8
+
+
 class Objects(GitDir):
     """Read the files of a tip; write new blobs and trees and a commit over them."""
 
     def __init__(self, path: Path, remote: Remote, repo: Repo, *, timeout: float) -> None:
         super().__init__(path, remote, repo, timeout=timeout)
         self._loose = LooseObjectDB(str(path / "objects"))
-        self._listed: dict[tuple[str, str], Blob | None] = {}  # (tip, path) -> what ls-tree said
-        self._links: dict[tuple[str, str], str] = {}  # (tip, path) -> blob id of a symlink
 
     def blobs(self, tip: str, paths: Collection[str]) -> list[Blob]:
         """The regular files among `paths` in `tip` (symlinks and submodules are left out)."""
-        wanted = [path for path in dict.fromkeys(paths) if (tip, path) not in self._listed]
+        listing = self._listing(tip)
+        wanted = [path for path in dict.fromkeys(paths) if path not in listing.blobs]
         if wanted:
-            self._list(tip, wanted)
-        return [blob for path in paths if (blob := self._listed[(tip, path)]) is not None]
+            self._list(tip, listing, wanted)
+        return [blob for path in paths if (blob := listing.blobs[path]) is not None]
 
-    def _list(self, tip: str, paths: list[str]) -> None:
-        # Remembered per (tip, path): one ls-tree serves planning and the commit's file modes.
-        self._listed.update(((tip, path), None) for path in paths)
+    def _listing(self, commit: str) -> _Listing:
+        with _LISTINGS_LOCK:
+            listing = _LISTINGS.get((str(self.path), commit))
+        return listing if listing is not None else self._keep(commit, _Listing())
+
+    def _keep(self, commit: str, listing: _Listing) -> _Listing:
+        key = (str(self.path), commit)
+        with _LISTINGS_LOCK:
+            _LISTINGS[key] = listing
+            _LISTINGS.move_to_end(key)
+            while len(_LISTINGS) > _KEEP_LISTINGS:
+                _LISTINGS.popitem(last=False)
+        return listing
+
+    def _list(self, tip: str, listing: _Listing, paths: list[str]) -> None:
+        # One ls-tree serves planning and the commit's file modes. Kept only once git answered.
+        blobs: dict[str, Blob | None] = dict.fromkeys(paths)
+        links: dict[str, str] = {}
         out = self._git("--literal-pathspecs", "ls-tree", "-l", "-z", tip, "--", *paths)
         for entry in filter(None, out.split("\0")):
             meta, path = entry.split("\t", 1)
             mode, kind, sha, size = meta.split()
             # A folder among `paths` also lists the requested files below it: keep only those.
-            if kind != "blob" or (tip, path) not in self._listed:
+            if kind != "blob" or path not in blobs:
                 continue
             if mode in REGULAR_MODES:
-                self._listed[(tip, path)] = Blob(path, mode, sha, int(size))
+                blobs[path] = Blob(path, mode, sha, int(size))
             elif mode == SYMLINK_MODE:
-                self._links[(tip, path)] = sha
+                links[path] = sha
+        listing.links.update(links)
+        listing.blobs.update(blobs)
 
     def link_target(self, tip: str, path: str) -> str | None:
         """Where `path` points in `tip` if it is a symlink (its target's text), else None."""
         self.blobs(tip, [path])
-        sha = self._links.get((tip, path))
+        sha = self._listing(tip).links.get(path)
         if sha is None:
             return None
         return self.read_object(bytes.fromhex(sha)).decode("utf-8", "surrogateescape")
@@ -93,6 +129,18 @@ class Objects(GitDir):
             path: (modes.get(path, b"100644"), self._store(b"blob", data))
             for path, data in files.items()
         }
+        made = self._commit(tip, blobs, message=message, identity=identity)
+        self._keep(made, _written(self._listing(tip), blobs, files))
+        return made
+
+    def _commit(
+        self,
+        tip: str,
+        blobs: Mapping[str, tuple[bytes, bytes]],
+        *,
+        message: str,
+        identity: Identity,
+    ) -> str:
         tree = rewrite_tree(self._root_tree(tip), blobs, read=self.read_object, store=self._store)
         # GitPython writes the same bytes as `git commit-tree -m` (which ends the message with a
         # line break, and honours GIT_AUTHOR_DATE/GIT_COMMITTER_DATE), without a process.
@@ -135,3 +183,30 @@ class Objects(GitDir):
 
     def _store(self, kind: bytes, data: bytes) -> bytes:
         return bytes(self._loose.store(IStream(kind, len(data), BytesIO(data))).binsha)
+
+
+class ObjectDB(GitCmdObjectDB):
+    """GitPython's object database for the workspace, storing new objects with gitdb's loose
+    store in-process: GitPython 3.2's own store runs a `git hash-object` process for the commit
+    that `Commit.create_from_tree` makes (outside our deadlines, and a process per promotion)."""
+
+    store = LooseObjectDB.store
+
+
+def _written(
+    parent: _Listing, blobs: Mapping[str, tuple[bytes, bytes]], files: Mapping[str, bytes]
+) -> _Listing:
+    """The listing of a commit that wrote `blobs` (path -> (mode, id)) over `parent`."""
+
+    # A file written where a folder was replaces what was listed below it: listed again if asked.
+    def replaced(path: str) -> bool:
+        return any(path[:at] in blobs for at, char in enumerate(path) if char == "/")
+
+    listing = _Listing(
+        {path: blob for path, blob in parent.blobs.items() if not replaced(path)},
+        {path: sha for path, sha in parent.links.items() if not replaced(path)},
+    )
+    for path, (mode, sha) in blobs.items():
+        listing.blobs[path] = Blob(path, mode.decode(), sha.hex(), len(files[path]))
+        listing.links.pop(path, None)
+    return listing

@@ -32,7 +32,7 @@ from promoter.candidates import CandidateIndex
 from promoter.errors import ConfigError, GitUnavailable, WorkspaceDamaged
 from promoter.gitdir import DEFAULT_TIMEOUT, REGULAR_MODES, TIP_REF, GitDir, reset
 from promoter.githistory import Commits, HistoryReader
-from promoter.gitobjects import Blob, Identity, Objects
+from promoter.gitobjects import Blob, Identity, ObjectDB, Objects
 from promoter.gittransport import Transport
 from promoter.images import grep_pattern
 from promoter.manifests import MANIFEST_PATHSPECS, is_manifest
@@ -75,7 +75,7 @@ class Workspace(GitDir):
     """One bare clone of one remote branch; use it only inside `Workspace.open`."""
 
     def __init__(self, path: Path, remote: Remote, *, timeout: float = DEFAULT_TIMEOUT) -> None:
-        super().__init__(path, remote, Repo(path), timeout=timeout)
+        super().__init__(path, remote, Repo(path, odbt=ObjectDB), timeout=timeout)
         self._objects = Objects(path, remote, self._repo, timeout=timeout)
         self._transport = Transport(path, remote, self._repo, timeout=timeout)
         self._history = HistoryReader(path, remote, self._repo, timeout=timeout)
@@ -202,11 +202,13 @@ class Workspace(GitDir):
         if not needles:
             return set()
         index = self._index = CandidateIndex.load(self._index_file)
+        known = index.tip == tip and index.paths.keys() >= set(needles)
         if index.tip != tip:
             changed = self._changed_manifests(index.tip, tip) if index.tip else None
             index.advance(tip, changed, lambda path: self._read_changed(changed, path))
         paths = index.lookup(needles, lambda needle: self._grep(tip, needle))
-        index.save(self._index_file)
+        if not known:  # most often the index is already at our own last push: nothing to write
+            index.save(self._index_file)
         return paths
 
     @property

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import selectors
 import signal
 import subprocess
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -50,17 +52,16 @@ def run(
     )
     with _guard:
         _running.add(process.pid)
-    timed_out = False
+    child = _Child(process)
     try:
-        out, err = process.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        timed_out = True
-        _kill_group(process.pid)
-        try:
-            out, err = process.communicate(timeout=5)
-        except subprocess.TimeoutExpired:  # a helper left the group and holds the pipes
-            out, err = b"", b""
+        output = child.finish(timeout)
+        timed_out = output is None
+        if output is None:
+            _kill_group(process.pid)
+            output = child.finish(5)  # None: a helper left the group and holds the pipes
+        out, err = output or (b"", b"")
     finally:
+        child.close()
         # Also when this thread is interrupted (KeyboardInterrupt, SystemExit on SIGTERM). Only
         # while the child is not yet reaped: until then its group's id cannot be reused.
         if process.returncode is None:
@@ -75,6 +76,63 @@ def run(
         _text(err, "replace"),
         timed_out,
     )
+
+
+class _Child:
+    """A child's output read to its end and its exit awaited, within a deadline.
+
+    On Linux the exit is awaited on a pidfd beside the pipes. `communicate(timeout=...)` polls
+    for it with sleeps of 1 ms, then 2, 4...; git most often exits microseconds after closing its
+    output, so that a git process could cost a millisecond or more of sleep. Where there is no
+    pidfd (an older kernel, a sandbox), `communicate` waits.
+    """
+
+    def __init__(self, process: subprocess.Popen[bytes]) -> None:
+        assert process.stdout is not None and process.stderr is not None
+        self._process = process
+        self._output: dict[int, list[bytes]] = {
+            process.stdout.fileno(): [],
+            process.stderr.fileno(): [],
+        }
+        try:
+            self._pidfd: int | None = os.pidfd_open(process.pid)
+        except (AttributeError, OSError):
+            self._pidfd = None
+        self._open = {*self._output, *([] if self._pidfd is None else [self._pidfd])}
+
+    def finish(self, timeout: float) -> tuple[bytes, bytes] | None:
+        """Its stdout and stderr once both ended and it exited; None if `timeout` passed first."""
+        if self._pidfd is None:
+            try:
+                return self._process.communicate(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                return None
+        deadline = time.monotonic() + timeout
+        with selectors.PollSelector() as selector:
+            for fd in self._open:
+                selector.register(fd, selectors.EVENT_READ)
+            while self._open:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return None
+                for key, _ in selector.select(remaining):
+                    data = b"" if key.fd == self._pidfd else os.read(key.fd, 65536)
+                    if data:
+                        self._output[key.fd].append(data)
+                    else:  # an output ended, or the child exited
+                        selector.unregister(key.fd)
+                        self._open.discard(key.fd)
+        self._process.wait()  # it exited: reaped at once
+        out, err = (b"".join(chunks) for chunks in self._output.values())
+        return out, err
+
+    def close(self) -> None:
+        if self._pidfd is not None:
+            os.close(self._pidfd)
+            self._pidfd = None
+        for pipe in (self._process.stdout, self._process.stderr):
+            if pipe is not None:
+                pipe.close()
 
 
 def stop_all() -> None:
