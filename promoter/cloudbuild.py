@@ -62,7 +62,7 @@ def _client(emulator_host: str | None) -> Any:
     if emulator_host:
         from google.auth.credentials import AnonymousCredentials
 
-        anonymous = AnonymousCredentials()  # type: ignore[no-untyped-call]
+        anonymous = AnonymousCredentials()
         transport = CloudBuildRestTransport(
             host=emulator_host, credentials=anonymous, url_scheme="http"
         )

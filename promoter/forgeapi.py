@@ -1,10 +1,11 @@
 """One JSON request to a forge's API, with the token in one header and nowhere else.
 
-Shared by the GitHub and GitLab clients. Every request has a deadline; redirects are not
-followed (urllib would carry the token's header to wherever a `Location` points); a plain-http
-API is reached without a proxy, since it is loopback. Failures become our errors: the forge down
-or throttling is ForgeUnavailable (transient), a token without the permissions or a repository
-that is not there is a ConfigError, and no message quotes the token, even when the forge does.
+Shared by the GitHub, GitLab and Secure Source Manager clients. Every request has a deadline;
+redirects are not followed (urllib would carry the token's header to wherever a `Location`
+points); a plain-http API is reached without a proxy, since it is loopback. Failures become our
+errors: the forge down or throttling is ForgeUnavailable (transient), a token without the
+permissions or a repository that is not there is a ConfigError, and no message quotes the
+token, even when the forge does.
 """
 
 from __future__ import annotations
@@ -38,10 +39,14 @@ class Answer:
     headers: dict[str, str] = field(default_factory=dict)
 
     def message(self) -> str:
-        """The forge's own words for an error (`message`, `errors[].message`), or ''."""
+        """The forge's own words for an error (`message`, `errors[].message`, Google's
+        `error.message`), or ''."""
         if not isinstance(self.data, dict):
             return ""
-        said = self.data.get("message", "")
+        google = self.data.get("error")  # {"error": {"code", "message", "status"}}
+        said = self.data.get("message") or (
+            google.get("message", "") if isinstance(google, dict) else ""
+        )
         words = [" ".join(map(str, said)) if isinstance(said, list) else str(said)]
         errors = self.data.get("errors")
         if isinstance(errors, list):
@@ -61,18 +66,10 @@ class ForgeApi:
     needs: str  # what the token needs, for the message when the forge refuses it
     timeout: float = TIMEOUT_SECONDS
     extra: tuple[tuple[str, str], ...] = ()  # headers every request carries
+    credential: str = "PROMOTER_FORGE_TOKEN"  # where the token came from, for messages
 
     def __post_init__(self) -> None:
-        parts = urlsplit(self.root)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ConfigError(f"PROMOTER_FORGE_API: expected an http(s) URL, got {self.root!r}")
-        if parts.username or parts.password or parts.query or parts.fragment:
-            raise ConfigError("PROMOTER_FORGE_API: expected a URL without user, query or fragment")
-        if not may_carry_token(self.root):
-            raise ConfigError(
-                "PROMOTER_FORGE_TOKEN: only sent over https or to loopback http,"
-                f" not to {self.root}"
-            )
+        check_api(self.root)
         object.__setattr__(self, "root", self.root.rstrip("/"))
 
     def send(self, method: str, path: str, body: Any = None) -> Answer:
@@ -99,7 +96,7 @@ class ForgeApi:
             raise ForgeUnavailable(f"{self.name} could not {doing}: {answer.status} {said}")
         if answer.status in (401, 403):
             raise ConfigError(
-                f"PROMOTER_FORGE_TOKEN: {self.name} refused it ({answer.status} {said}) when asked"
+                f"{self.credential}: {self.name} refused it ({answer.status} {said}) when asked"
                 f" to {doing}: the token needs {self.needs} on {self.repository}"
             )
         if answer.status == 404:
@@ -143,6 +140,19 @@ class ForgeApi:
     def _opener(self) -> urllib.request.OpenerDirector:
         proxies = urllib.request.ProxyHandler() if self.root.startswith("https:") else _NO_PROXY
         return urllib.request.build_opener(proxies, _NoRedirects())
+
+
+def check_api(root: str) -> None:
+    """ConfigError unless `root` may be sent a token: https, or plain http to loopback."""
+    parts = urlsplit(root)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"PROMOTER_FORGE_API: expected an http(s) URL, got {root!r}")
+    if parts.username or parts.password or parts.query or parts.fragment:
+        raise ConfigError("PROMOTER_FORGE_API: expected a URL without user, query or fragment")
+    if not may_carry_token(root):
+        raise ConfigError(
+            f"PROMOTER_FORGE_TOKEN: only sent over https or to loopback http, not to {root}"
+        )
 
 
 class _NoRedirects(urllib.request.HTTPRedirectHandler):

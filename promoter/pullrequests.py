@@ -2,8 +2,8 @@
 branch an image's pull request lives on, and the pull request's title and body.
 
 Pure. Many teams protect the branch Argo CD deploys from; then the promoter proposes its commit
-on a head branch of its own and asks the forge (GitHub, GitLab) for one pull request per base
-branch and image repository.
+on a head branch of its own and asks the forge (GitHub, GitLab, Secure Source Manager) for one
+pull request per base branch and image repository.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from promoter.errors import ConfigError
 from promoter.yamlcheck import mapping
 
 Mode = Literal["push", "pull-request"]
-ForgeKind = Literal["github", "gitlab"]
+ForgeKind = Literal["github", "gitlab", "ssm"]
 State = Literal["open", "merged", "closed"]
 AutoMerge = Literal["enabled", "merged"]  # waits for the checks, or merged at once
 Intervention = Literal["holds", "rollback"]
@@ -27,11 +27,20 @@ MAX_TITLE = 250  # GitHub takes 256 characters, GitLab 255
 MAX_BODY_LINES = 200  # of the commit message in the body (the commit names every file)
 _KEYS = frozenset({"mode", "forge", "repository", "autoMerge"})
 _MODES: tuple[Mode, ...] = ("push", "pull-request")
-_FORGES: tuple[ForgeKind, ...] = ("github", "gitlab")
+_FORGES: tuple[ForgeKind, ...] = ("github", "gitlab", "ssm")
 _PART = r"[A-Za-z0-9_.][A-Za-z0-9_.-]*"
+# Secure Source Manager names a repository by its resource name: a project's ID (or number), a
+# region, and the repository's ID (4-63 lower-case letters, digits and hyphens).
+_SSM = r"projects/([a-z][a-z0-9-]{4,28}[a-z0-9]|[0-9]+)/locations/[a-z]+-[a-z]+[0-9]+"
 _REPOSITORIES = {  # GitHub: owner/name; GitLab: a project path under one or more groups
     "github": re.compile(rf"{_PART}/{_PART}"),
     "gitlab": re.compile(rf"{_PART}(/{_PART})+"),
+    "ssm": re.compile(rf"{_SSM}/repositories/[a-z0-9-]{{4,63}}"),
+}
+_EXPECTED = {
+    "github": "owner/name",
+    "gitlab": "a project path (group/project)",
+    "ssm": "projects/PROJECT/locations/LOCATION/repositories/REPOSITORY",
 }
 
 
@@ -41,7 +50,7 @@ class WriteMode:
 
     mode: Mode = "push"
     forge: ForgeKind | None = None
-    repository: str | None = None  # owner/name on GitHub, the project's path on GitLab
+    repository: str | None = None  # owner/name, GitLab's project path, or SSM's resource name
     auto_merge: bool = False
 
     @property
@@ -60,20 +69,29 @@ class WriteMode:
             raise ConfigError(f"{where}.autoMerge: expected true or false")
         repository = fields.get("repository")
         if mode == "pull-request" and forge is None:
-            raise ConfigError(f"{where}.forge: required with mode: pull-request (github or gitlab)")
+            raise ConfigError(
+                f"{where}.forge: required with mode: pull-request ({' or '.join(_FORGES)})"
+            )
         if mode == "pull-request" and repository is None:
             raise ConfigError(f"{where}.repository: required with mode: pull-request")
         if repository is not None:
             _check_repository(repository, forge, f"{where}.repository")
+        if forge == "ssm" and auto_merge:
+            # Its API can only merge now (`:merge`), not once the checks pass: that is not what
+            # autoMerge asks for, and merging unchecked changes to prod must not be a surprise.
+            raise ConfigError(
+                f"{where}.autoMerge: Secure Source Manager has no auto-merge (it can only merge"
+                " at once, without waiting for checks): remove autoMerge or set it to false"
+            )
         return cls(mode, forge, repository, auto_merge)
 
 
 @dataclass(frozen=True)
 class PullRequest:
-    """One pull request (GitHub) or merge request (GitLab), as the forge numbers and shows it."""
+    """A pull request (GitHub, SSM) or merge request (GitLab), as the forge numbers and shows it."""
 
-    number: int  # GitHub's number, GitLab's iid
-    url: str  # the forge's web page for it
+    number: int  # GitHub's number, GitLab's iid, the number that ends SSM's resource name
+    url: str  # the forge's web page for it (SSM: its resource name, see forge_ssm)
     created: bool = False  # opened by this call, rather than found open and updated
     node_id: str = field(default="", compare=False)  # GitHub's GraphQL id (auto-merge)
     auto_merge: AutoMerge | None = field(default=None, compare=False)  # what autoMerge got
@@ -148,7 +166,7 @@ def _choice(value: Any, allowed: tuple[str, ...], where: str) -> Any:
 def _check_repository(value: Any, forge: ForgeKind | None, where: str) -> None:
     patterns = [_REPOSITORIES[forge]] if forge else list(_REPOSITORIES.values())
     if not isinstance(value, str) or not any(p.fullmatch(value) for p in patterns):
-        expected = "a project path (group/project)" if forge == "gitlab" else "owner/name"
+        expected = _EXPECTED[forge] if forge else "owner/name"
         raise ConfigError(f"{where}: expected {expected}, got {value!r}")
     if any(part in (".", "..") for part in value.split("/")):
         raise ConfigError(f"{where}: {value!r} must not have '.' or '..' parts")

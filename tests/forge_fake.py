@@ -1,14 +1,19 @@
-"""GitHub and GitLab on loopback: their pull-request paths and JSON, for the real client.
+"""GitHub, GitLab and Secure Source Manager on loopback: their pull-request paths and JSON, for
+the real client.
 
 No forge runs here, so these answer as the real APIs do, at their paths: GitHub REST v3
 (`/repos/{owner}/{repo}/pulls...`) and its one GraphQL mutation `enablePullRequestAutoMerge`,
-and GitLab REST v4 (`/api/v4/projects/{url-encoded path}/merge_requests...`), with the fields
+GitLab REST v4 (`/api/v4/projects/{url-encoded path}/merge_requests...`), and Secure Source
+Manager v1 (`/v1/projects/P/locations/L/repositories/R/pullRequests...`, whose writes answer
+long-running Operations polled at `/v1/projects/P/locations/L/operations/...`), with the fields
 the promoter reads and the errors it must understand: GitHub's 422 "A pull request already
 exists", GitLab's 409 "Another open merge request already exists", 401 without the token, 404
-for another repository. One lock keeps one open pull request per head, as the forges do, so
-two creates racing end as one 201 and one 422/409. Faults: any status, a hang, list answers
-that lag behind creates, lists held until the test lets them go, error bodies that quote the
-credentials they were sent.
+for another repository. One lock keeps one open pull request per head on GitHub and GitLab, as
+those forges do, so two creates racing end as one 201 and one 422/409; SSM has no such rule
+(and its list no head filter): two creates racing open two. Faults: any status, a hang, list
+answers that lag behind creates, lists held until the test lets them go, error bodies that
+quote the credentials they were sent; on SSM, small pages, operations still running for a few
+polls, operations that end in an error, names that give the project's number.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from typing import Any, Literal
 from urllib.parse import parse_qs, quote, urlsplit
 
 Obj = dict[str, Any]
-Kind = Literal["github", "gitlab"]
+Kind = Literal["github", "gitlab", "ssm"]
 HANG_SECONDS = 30.0  # a hung request's longest wait, should the test never stop the fake
 
 
@@ -64,6 +69,12 @@ class ForgeFake:
     gated_lists: int = 0  # this many list requests wait until list_gate is set
     lock: threading.Lock = field(default_factory=threading.Lock)
     stopping: threading.Event = field(default_factory=threading.Event)
+    # Secure Source Manager only
+    page_size: int = 30  # the largest page the list gives (the API's default is 30, at most 100)
+    running_polls: int = 0  # an operation answers `done: false` to this many polls first
+    operation_error: tuple[int, str] | None = None  # a write's operation ends in this error
+    names_by_number: bool = False  # answers name the project by its number, not its ID
+    operations: dict[str, Obj] = field(default_factory=dict)
 
     def open_pulls(self, head: str | None = None) -> list[Obj]:
         """The open pull requests (from `head`)."""
@@ -85,13 +96,20 @@ class ForgeFake:
 
     def _create(self, fields: Obj) -> Obj:
         number = len(self.pulls) + 1
-        make = _github_pull if self.kind == "github" else _gitlab_request
-        self.pulls[number] = make(self.repository, number, fields)
+        make = {"github": _github_pull, "gitlab": _gitlab_request, "ssm": self._ssm_pull}
+        self.pulls[number] = make[self.kind](self.repository, number, fields)
         return self.pulls[number]
+
+    def _ssm_pull(self, repository: str, number: int, fields: Obj) -> Obj:
+        named = ssm_named(self, repository)
+        return _ssm_pull(named, number, fields)
+
+
+_OPEN = {"github": "open", "gitlab": "opened", "ssm": "OPEN"}
 
 
 def _is_open(kind: Kind, pull: Obj) -> bool:
-    return bool(pull["state"] == ("open" if kind == "github" else "opened"))
+    return bool(pull["state"] == _OPEN[kind])
 
 
 def _head(pull: Obj) -> str:
@@ -99,6 +117,9 @@ def _head(pull: Obj) -> str:
 
 
 def _set_merged(kind: Kind, pull: Obj) -> None:
+    if kind == "ssm":
+        pull.update(state="MERGED", closeTime="2026-03-02T10:00:00Z")
+        return
     pull["merged_at"] = "2026-03-02T10:00:00Z"
     if kind == "github":
         pull.update(state="closed", merged=True)
@@ -189,18 +210,23 @@ class _Handler(BaseHTTPRequestHandler):
         code, data = self._answer(body)
         fake.answered.append((self.command, self.path, code))
         if code >= 400 and fake.echo:
-            data = {"message": f"{data.get('message', '')} (you sent {dict(self.headers.items())})"}
+            said = data.get("message") or data.get("error", {}).get("message", "")
+            data = {"message": f"{said} (you sent {dict(self.headers.items())})"}
         self._send(code, data)
 
     def _answer(self, body: str) -> Answer:
         fake = self.fake
         if not self._authorized():
+            if fake.kind == "ssm":
+                return 401, google_error(401, "UNAUTHENTICATED", _SSM_UNAUTHENTICATED)
             said = "Bad credentials" if fake.kind == "github" else "401 Unauthorized"
             return 401, {"message": said}
         if fake.status:
+            if fake.kind == "ssm":
+                return fake.status, google_error(fake.status, "UNKNOWN", f"fake: {fake.status}")
             return fake.status, {"message": f"fake: {fake.status}"}
         fields = json.loads(body) if body else {}
-        route = github_route if fake.kind == "github" else gitlab_route
+        route = {"github": github_route, "gitlab": gitlab_route, "ssm": ssm_route}[fake.kind]
         return route(fake, self.command, self.path, fields)
 
     def _authorized(self) -> bool:
@@ -423,13 +449,177 @@ def gitlab_merge(fake: ForgeFake, request: Obj, fields: Obj) -> Answer:
     return 200, request
 
 
+# Secure Source Manager ------------------------------------------------------------------------
+
+SSM_REPOSITORY = "projects/demo-shop/locations/us-central1/repositories/shop"
+PROJECT_NUMBER = "123456789012"
+_SSM_PULLS = re.compile(
+    r"^/v1/(projects/[^/]+/locations/[^/]+/repositories/[^/]+)/pullRequests"
+    r"(?:/(\d+)(?::(close|merge|open))?)?$"
+)
+_SSM_OPERATION = re.compile(r"^/v1/(projects/[^/]+/locations/[^/]+/operations/[^/]+)$")
+_SSM_UNAUTHENTICATED = (
+    "Request had invalid authentication credentials. Expected OAuth 2 access token, login"
+    " cookie or other valid authentication credential."
+)
+_TYPES = "type.googleapis.com/google.cloud.securesourcemanager.v1."
+
+
+def google_error(code: int, status: str, message: str) -> Obj:
+    """Google's JSON error body."""
+    return {"error": {"code": code, "message": message, "status": status}}
+
+
+def ssm_named(fake: ForgeFake, name: str) -> str:
+    """`name` as the fake's answers give it: with the project's number where they do."""
+    if not fake.names_by_number:
+        return name
+    return "/".join([name.split("/")[0], PROJECT_NUMBER, *name.split("/")[2:]])
+
+
+def _ssm_pull(repository: str, number: int, fields: Obj) -> Obj:
+    pull = {
+        "name": f"{repository}/pullRequests/{number}",
+        "title": fields["title"],
+        "base": {"ref": fields["base"]},
+        "head": {"ref": fields["head"], "sha": _sha(number)},
+        "state": "OPEN",
+        "createTime": "2026-03-02T09:00:00Z",
+        "updateTime": "2026-03-02T09:00:00Z",
+    }
+    if fields.get("body"):  # proto3 JSON leaves out an empty string
+        pull["body"] = fields["body"]
+    return pull
+
+
+def _ssm_same_repository(fake: ForgeFake, repository: str) -> bool:
+    """The path names the fake's repository, its project by ID or by number."""
+    parts, mine = repository.split("/"), fake.repository.split("/")
+    return parts[2:] == mine[2:] and parts[1] in (mine[1], PROJECT_NUMBER)
+
+
+def ssm_route(fake: ForgeFake, method: str, path: str, fields: Obj) -> Answer:
+    parts = urlsplit(path)
+    operation = _SSM_OPERATION.match(parts.path)
+    if operation and method == "GET":
+        return ssm_poll(fake, operation[1])
+    match = _SSM_PULLS.match(parts.path)
+    if not match or not _ssm_same_repository(fake, match[1]):
+        return 404, google_error(404, "NOT_FOUND", f"Resource '{parts.path[4:]}' was not found")
+    if match[2] is None:
+        if method == "POST":
+            return ssm_create(fake, fields)
+        return 200, ssm_list(fake, parse_qs(parts.query))
+    pull = fake.pulls.get(int(match[2]))
+    if pull is None:
+        return 404, google_error(404, "NOT_FOUND", "pull request not found")
+    if match[3] and method == "POST":
+        return ssm_action(fake, pull, match[3])
+    if method == "PATCH":
+        return ssm_patch(fake, pull, fields, parse_qs(parts.query))
+    return 200, pull
+
+
+def ssm_operation(fake: ForgeFake, verb: str, pull: Obj | None) -> Answer:
+    """A long-running Operation for `verb` on `pull`: done at once, or after `running_polls`."""
+    project, location = fake.repository.split("/")[1:4:2]
+    name = ssm_named(fake, f"projects/{project}/locations/{location}/operations/")
+    name += f"operation-{len(fake.operations) + 1:04d}-{_sha(verb)[:8]}"
+    metadata = {
+        "@type": _TYPES + "OperationMetadata",
+        "createTime": "2026-03-02T09:00:00Z",
+        "target": pull["name"] if pull else fake.repository,
+        "verb": verb,
+        "apiVersion": "v1",
+    }
+    operation: Obj = {"name": name, "metadata": metadata, "done": True}
+    if fake.operation_error:
+        code, message = fake.operation_error
+        operation["error"] = {"code": code, "message": message}
+    else:
+        operation["response"] = {"@type": _TYPES + "PullRequest", **(pull or {})}
+    held = {"operation": operation, "polls": fake.running_polls}
+    fake.operations[name] = held
+    return _as_polled(held)
+
+
+def ssm_poll(fake: ForgeFake, name: str) -> Answer:
+    with fake.lock:
+        held = fake.operations.get(name)
+        if held is None:
+            return 404, google_error(404, "NOT_FOUND", f"operation {name} not found")
+        return _as_polled(held)
+
+
+def _as_polled(held: Obj) -> Answer:
+    """The operation as it is now: still running while polls are left (the caller holds the
+    lock)."""
+    operation = held["operation"]
+    if held["polls"] > 0:
+        held["polls"] -= 1
+        running = {k: v for k, v in operation.items() if k not in ("response", "error")}
+        return 200, running | {"done": False}
+    return 200, operation
+
+
+def ssm_create(fake: ForgeFake, fields: Obj) -> Answer:
+    if fake.create_gate:
+        fake.create_gate.wait()
+    head, base = fields.get("head", {}).get("ref"), fields.get("base", {}).get("ref")
+    if not (head and base and fields.get("title")):
+        return 400, google_error(400, "INVALID_ARGUMENT", "title, base and head are required")
+    with fake.lock:
+        if fake.operation_error:
+            return ssm_operation(fake, "create", None)
+        mine = {"head": head, "base": base, "title": fields["title"], "body": fields.get("body")}
+        return ssm_operation(fake, "create", fake._create(mine))
+
+
+def ssm_list(fake: ForgeFake, query: dict[str, list[str]]) -> Obj:
+    with fake.lock:
+        if fake.stale_lists:
+            fake.stale_lists -= 1
+            return {}
+        size = min(int(query.get("pageSize", ["30"])[0]) or 30, 100, fake.page_size)
+        start = int(query.get("pageToken", ["offset-0"])[0].removeprefix("offset-"))
+        pulls = list(fake.pulls.values())
+        page: Obj = {"pullRequests": pulls[start : start + size]} if pulls[start:] else {}
+        if start + size < len(pulls):
+            page["nextPageToken"] = f"offset-{start + size}"
+    return held_at_list_gate(fake, [page])[0]
+
+
+def ssm_patch(fake: ForgeFake, pull: Obj, fields: Obj, query: dict[str, list[str]]) -> Answer:
+    # Without a mask the real API would replace the whole pull request; the fake refuses that.
+    mask = query.get("updateMask", [""])[0].split(",")
+    if mask == [""] or not set(mask) <= {"title", "body"}:
+        return 400, google_error(400, "INVALID_ARGUMENT", f"update_mask {mask} not supported")
+    with fake.lock:
+        if not fake.operation_error:
+            pull.update({k: fields[k] for k in mask if k in fields})
+        return ssm_operation(fake, "update", pull)
+
+
+def ssm_action(fake: ForgeFake, pull: Obj, action: str) -> Answer:
+    with fake.lock:
+        if pull["state"] != "OPEN" and action != "open":
+            return 400, google_error(400, "FAILED_PRECONDITION", f"pull request is {pull['state']}")
+        if not fake.operation_error:
+            if action == "close":
+                pull.update(state="CLOSED", closeTime="2026-03-02T10:00:00Z")
+            elif action == "merge":
+                _set_merged("ssm", pull)
+        return ssm_operation(fake, action, pull)
+
+
 @contextlib.contextmanager
-def serving(kind: Kind, *, repository: str = "demo-shop/shop", token: str) -> Iterator[ForgeFake]:
+def serving(kind: Kind, *, repository: str | None = None, token: str) -> Iterator[ForgeFake]:
     """A forge on loopback; stopped, and its threads joined, when the block ends."""
-    fake = ForgeFake(kind, repository, token)
+    default = SSM_REPOSITORY if kind == "ssm" else "demo-shop/shop"
+    fake = ForgeFake(kind, repository or default, token)
     handler = type("Handler", (_Handler,), {"fake": fake})
     server = _Server(("127.0.0.1", 0), handler)
-    root = "/api/v4" if kind == "gitlab" else ""
+    root = {"github": "", "gitlab": "/api/v4", "ssm": "/v1"}[kind]
     fake.url = f"http://127.0.0.1:{server.server_address[1]}{root}"
     thread = threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.05}, name=f"{kind}-fake"

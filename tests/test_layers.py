@@ -56,6 +56,8 @@ FORBIDDEN = {
     "promoter.forgeapi",
     "promoter.forge_github",
     "promoter.forge_gitlab",
+    "promoter.forge_ssm",
+    "promoter.gcpauth",
     "promoter.argowebhook",
     "kubernetes",
     "git",

@@ -17,7 +17,7 @@ from promoter.holds import HOLDS_PATH, Holds
 from promoter.pullrequests import head_branch, intervention_branch
 
 from .conftest import WEB, build, digest_of, git, promote_cli, show, tip
-from .forge_fake import ForgeFake, serving
+from .forge_fake import SSM_REPOSITORY, ForgeFake, serving
 
 TOKEN = "forge-token-e2e-7d1c"
 OTHER = "europe-west1-docker.pkg.dev/demo-shop/apps/other"
@@ -249,3 +249,31 @@ def _head_of(pull: dict[str, Any]) -> str:
 def head_tip_or_none(remote: Path) -> str | None:
     refs = git("--git-dir", remote, "for-each-ref", "--format=%(refname)", "refs/heads/promoter")
     return refs or None
+
+
+SSM_POLICY = f"""\
+write:
+  mode: pull-request
+  forge: ssm
+  repository: {SSM_REPOSITORY}
+"""
+
+
+def test_secure_source_manager_proposes_then_a_newer_build_updates_it(make_config_repo, tmp_path):
+    remote = make_config_repo({"promoter.yaml": SSM_POLICY})
+    base = tip(remote)
+    with serving("ssm", token=TOKEN) as fake:
+        fake.running_polls = 1  # each write's operation is still running when first answered
+        first = promote(remote, fake, tmp_path / "w", 1)
+        assert first["outcome"] == "proposed" and tip(remote) == base
+        assert first["pullRequest"] == {"number": 1, "url": f"{SSM_REPOSITORY}/pullRequests/1"}
+        [pull] = fake.open_pulls()
+        assert (pull["head"]["ref"], pull["base"]["ref"]) == (head_branch("main", WEB), "main")
+        assert digest_of(1)[7:19] in pull["title"] and first["commit"] == head_tip(remote)
+
+        newer = promote(remote, fake, tmp_path / "w2", 2)  # another instance's workdir
+        assert (newer["outcome"], newer["pullRequest"]["number"]) == ("proposed", 1)
+        assert len(fake.pulls) == 1 and digest_of(2)[7:19] in fake.pulls[1]["title"]
+        assert digest_of(2) in git("--git-dir", remote, "show", f"{head_tip(remote)}:{DEV}")
+        assert any("updateMask=title%2Cbody" in s.path for s in fake.seen if s.method == "PATCH")
+        assert all(TOKEN not in seen.path + seen.body for seen in fake.seen)

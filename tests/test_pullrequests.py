@@ -46,7 +46,7 @@ def test_pull_request_mode_names_forge_and_repository(forge: str, repository: st
         ({"mode": "pr"}, "write.mode: expected push or pull-request, got 'pr'"),
         ({"mode": "pull-request", "repository": "a/b"}, "write.forge: required"),
         ({"mode": "pull-request", "forge": "github"}, "write.repository: required"),
-        ({"forge": "bitbucket"}, "write.forge: expected github or gitlab, got 'bitbucket'"),
+        ({"forge": "bitbucket"}, "write.forge: expected github or gitlab or ssm, got 'bitbucket'"),
         ({"autoMerge": "yes"}, "write.autoMerge: expected true or false"),
         ({"automerge": True}, "write: unknown key 'automerge'"),
         ({"forge": "github", "repository": "a/b/c"}, "write.repository: expected owner/name"),
@@ -60,6 +60,54 @@ def test_write_block_errors_name_the_key(block: Any, message: str) -> None:
     with pytest.raises(ConfigError) as caught:
         WriteMode.parse(block)
     assert message in str(caught.value)
+
+
+SSM_REPOSITORY = "projects/demo-shop/locations/us-central1/repositories/shop"
+
+
+@pytest.mark.parametrize(
+    "repository",
+    [
+        SSM_REPOSITORY,
+        "projects/123456789012/locations/europe-west4/repositories/config-repo",
+        "projects/my-project-1/locations/northamerica-northeast1/repositories/a-b-c-d",
+    ],
+)
+def test_secure_source_manager_takes_a_repositorys_resource_name(repository: str) -> None:
+    block = {"mode": "pull-request", "forge": "ssm", "repository": repository}
+    assert WriteMode.parse(block) == WriteMode("pull-request", "ssm", repository)
+
+
+@pytest.mark.parametrize(
+    "repository",
+    [
+        "demo-shop/shop",  # GitHub's shape
+        "projects/demo-shop/locations/us-central1/repositories/abc",  # an ID is 4-63 long
+        "projects/demo-shop/locations/us-central1/repositories/Shop",
+        "projects/demo-shop/locations/us-central1/repositories/shop/pullRequests/1",
+        "projects/demo-shop/locations/us-central1/repositories/shop/",
+        "projects/demo-shop/locations/us-central1/repositories/sh.op",
+        "projects/demo-shop/locations/../repositories/shop",
+        "projects/demo-shop/locations/us-central1/instances/shop",
+        "projects/Demo/locations/us-central1/repositories/shop",
+        "projects/demo-shop/locations/us-central1/repositories/shop?x=1",
+        "https://securesourcemanager.googleapis.com/v1/projects/p/locations/l/repositories/r",
+    ],
+)
+def test_secure_source_manager_refuses_any_other_shape(repository: str) -> None:
+    block = {"mode": "pull-request", "forge": "ssm", "repository": repository}
+    with pytest.raises(ConfigError) as caught:
+        WriteMode.parse(block)
+    said = str(caught.value)
+    assert said.startswith("promoter.yaml: write.repository: expected projects/PROJECT/")
+
+
+def test_secure_source_manager_auto_merge_is_a_config_error() -> None:
+    # It could only merge at once, unchecked: not what autoMerge promises.
+    block = {"mode": "pull-request", "forge": "ssm", "repository": SSM_REPOSITORY}
+    assert not WriteMode.parse(block | {"autoMerge": False}).auto_merge
+    with pytest.raises(ConfigError, match=r"^promoter\.yaml: write\.autoMerge: .*no auto-merge"):
+        WriteMode.parse(block | {"autoMerge": True})
 
 
 def valid_ref(name: str) -> bool:
