@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -136,3 +137,29 @@ def test_gitpythons_commits_are_stored_in_process_as_git_reads_them(tmp_path: Pa
     sha = stored.binsha.hex()
     assert git("--git-dir", bare, "cat-file", "-t", sha) == "commit"
     assert git("--git-dir", bare, "cat-file", "-p", sha) == data.decode().strip()
+
+
+@pytest.mark.parametrize("message", ["Promote web\n\nBuild-Id: b1\n", "no newline at the end"])
+def test_a_commits_message_is_stored_as_given_ending_in_one_newline(tmp_path, message):
+    settings = _settings(_remote(tmp_path), tmp_path / "work")
+    with Workspace.open(settings.workdir, settings.remote) as workspace:
+        tip = workspace.fetch()
+        commit = workspace.commit(tip, {"a.yaml": b"a\n"}, message=message, identity=Identity())
+        raw = subprocess.run(
+            ["git", "--git-dir", workspace.path, "cat-file", "commit", commit],
+            capture_output=True,
+            check=True,
+        ).stdout
+    assert raw.partition(b"\n\n")[2] == (message.rstrip("\n") + "\n").encode()
+
+
+def test_the_listings_kept_across_events_stay_bounded(tmp_path):
+    from promoter import gitobjects
+
+    settings = _settings(_remote(tmp_path), tmp_path / "work")
+    with Workspace.open(settings.workdir, settings.remote) as workspace:
+        tip = workspace.fetch()
+        for n in range(gitobjects._KEEP_LISTINGS + 3):
+            tip = workspace.commit(tip, {"a.yaml": b"%d\n" % n}, message="m", identity=Identity())
+            assert len(gitobjects._LISTINGS) <= gitobjects._KEEP_LISTINGS
+        assert (str(workspace.path), tip) in gitobjects._LISTINGS  # the newest is kept
