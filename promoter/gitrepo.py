@@ -176,9 +176,16 @@ class Workspace(GitDir):
         return commit
 
     @_reads_workspace
+    def tip_at_hand(self) -> str | None:
+        """The tip this process pushed last, unchecked (see `Transport.tip_at_hand`)."""
+        return self._transport.tip_at_hand()
+
+    @_reads_workspace
     def push(self, commit: str) -> None:
-        """Fast-forward the remote branch to `commit`; never forced."""
-        self._transport.push(commit)
+        """Fast-forward the remote branch to `commit`, made here on the tip it must still be at;
+        never forced."""
+        parent, _ = self._made[commit]
+        self._transport.push(commit, onto=parent)
         self._note_pushed(commit)
 
     @_reads_workspace
@@ -218,9 +225,7 @@ class Workspace(GitDir):
     def _note_pushed(self, commit: str) -> None:
         # The remote's tip is now `commit`, complete here: the next event starts from it without
         # a fetch, and the index moves to it from what it changed, without a `git diff-tree`.
-        parent, files = self._made.get(commit, (None, {}))
-        if parent is None:
-            return
+        parent, files = self._made[commit]
         # In-process (GitPython writes the loose ref through a lock file): we hold the lock. On
         # failure the next event fetches.
         with contextlib.suppress(OSError):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import threading
 
 from git.refs.symbolic import SymbolicReference
 
@@ -21,6 +22,9 @@ from promoter.gitdir import OBJECT_ID, TIP_REF, GitDir, reset
 _LOOSE_PER_FOLDER = (6700 + 255) // 256  # gc.auto's default, as `git gc --auto` samples it
 _PACK_LIMIT = 50  # gc.autoPackLimit's default
 _HISTORY_FILE = "promoter-history.json"  # since when history is complete, for which boundary
+# The commit this process's last push from each workspace put on the remote branch.
+_PUSHED: dict[str, str] = {}
+_PUSHED_LOCK = threading.Lock()
 _NETWORK_HINTS = (
     "could not read from remote",
     "unable to access",
@@ -60,6 +64,20 @@ class Transport(GitDir):
         (self.path / "FETCH_HEAD").unlink(missing_ok=True)
         self._fetch(*([] if self._has_tip() else ["--depth=1"]))
         return self._fetched_tip() or self._git("rev-parse", TIP_REF)
+
+    def tip_at_hand(self) -> str | None:
+        """The commit this process pushed last from here, while the workspace's tip is still it.
+
+        Most often the remote's branch is still there (an instance's events follow one another):
+        a first attempt plans on it without asking the remote, and its push's lease checks it.
+        None: ask the remote (`fetch`).
+        """
+        with _PUSHED_LOCK:
+            pushed = _PUSHED.get(str(self.path))
+        if pushed is None or self._local_tip() != pushed:
+            return None
+        self._maintain()
+        return pushed
 
     def commits_of_build(self, tip: str, build_id: str, *, since: int) -> set[str]:
         """Files changed by commits of `tip` whose Build-Id trailer is `build_id`.
@@ -219,11 +237,21 @@ class Transport(GitDir):
             raise PushRejected(f"push to {name} of {self.remote.display} rejected: it moved")
         raise GitUnavailable(f"git push to {self.remote.display} failed: {self._tail(err)}")
 
-    def push(self, commit: str) -> None:
-        """Fast-forward the remote branch to `commit`; never forced."""
-        dest = f"{commit}:refs/heads/{self.remote.branch}"
-        status, out, err = self._run("push", "--porcelain", "--quiet", self.remote.url, dest)
+    def push(self, commit: str, *, onto: str) -> None:
+        """Move the remote branch from `onto` to `commit`, a child of it: a fast-forward.
+
+        The lease makes the push a compare-and-swap on the tip the commit was made on: git
+        sends the update only while the branch is at `onto`, and the remote applies it only
+        from that value. A branch that moved meanwhile, forward or (someone's force push) back
+        to an ancestor, rejects it; nothing is ever forced, since `commit`'s parent is `onto`.
+        """
+        ref = f"refs/heads/{self.remote.branch}"
+        lease = f"--force-with-lease={ref}:{onto}"
+        args = ("push", "--porcelain", "--quiet", lease, self.remote.url, f"{commit}:{ref}")
+        status, out, err = self._run(*args)
         if status == 0:
+            with _PUSHED_LOCK:
+                _PUSHED[str(self.path)] = commit
             return
         text = f"{out}\n{err}".lower()
         if "unable to create" in text and ".lock" in text and "file exists" in text:

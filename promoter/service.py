@@ -162,27 +162,67 @@ def _attempt(decide: Decide, settings: Settings, attempt: int) -> Result:
 
 
 def _attempt_in(decide: Decide, settings: Settings, attempt: int, *, fresh: bool) -> Result:
+    result, push = _attempt_locked(decide, settings, attempt, fresh=fresh)
+    return _notified(result, push, settings)  # the workspace is free for the next event meanwhile
+
+
+def _attempt_locked(
+    decide: Decide, settings: Settings, attempt: int, *, fresh: bool
+) -> tuple[Result, Push | None]:
+    """Decide, commit and push holding the workspace: the result, and what Argo CD is told."""
     with Workspace.open(
         settings.workdir, settings.remote, timeout=settings.git_timeout, fresh=fresh
     ) as workspace:
-        tip = workspace.fetch(moved=attempt > 1)
-        proposal = decide(workspace, tip)
-        result = replace(proposal.result, attempts=attempt)
-        if proposal.proposals is not None and not settings.dry_run:
-            from promoter.proposing import open_pull_requests
+        at_hand = workspace.tip_at_hand() if attempt == 1 else None
+        if at_hand is None:
+            tip = workspace.fetch(moved=attempt > 1)
+            return _write(workspace, tip, decide(workspace, tip), settings, attempt)
+        # Our own last push is most often still the remote's tip: decide on it without asking
+        # the remote. A push's lease checks that tip; any other answer is given only once the
+        # remote confirmed it.
+        try:
+            proposal = decide(workspace, at_hand)
+            if _pushes(proposal, settings):
+                return _write(workspace, at_hand, proposal, settings, attempt)
+        except RemoteLocked:
+            raise
+        except PushRejected:
+            tip = workspace.fetch(moved=True)  # someone pushed since our last push
+        except Exception:
+            tip = workspace.fetch()
+            if tip == at_hand:
+                raise  # decided on the remote's tip: the answer stands
+        else:
+            tip = workspace.fetch()
+            if tip == at_hand:
+                return _write(workspace, tip, proposal, settings, attempt)
+        return _write(workspace, tip, decide(workspace, tip), settings, attempt)
 
-            made, prs, closed = open_pull_requests(workspace, tip, proposal.proposals, settings)
-            return replace(result, commit=made, pull_requests=prs, closed=closed)
-        if not proposal.files or settings.dry_run:
-            return result
-        commit = workspace.commit(
-            tip, proposal.files, message=proposal.message, identity=settings.identity
-        )
-        workspace.push(commit)
-        push = _push_event(workspace, tip, commit, proposal, settings)
-        announce = tuple(replace(message, commit=commit) for message in result.announce)
-        result = _announced(replace(result, commit=commit, announce=announce), settings)
-    return _notified(result, push, settings)  # the workspace is free for the next event meanwhile
+
+def _pushes(proposal: Proposal, settings: Settings) -> bool:
+    """Whether `proposal` is a commit pushed to the branch (not a dry run, not a proposal)."""
+    return bool(proposal.files) and proposal.proposals is None and not settings.dry_run
+
+
+def _write(
+    workspace: Workspace, tip: str, proposal: Proposal, settings: Settings, attempt: int
+) -> tuple[Result, Push | None]:
+    """Carry out `proposal`, decided on `tip`: the result, and what Argo CD is to be told."""
+    result = replace(proposal.result, attempts=attempt)
+    if proposal.proposals is not None and not settings.dry_run:
+        from promoter.proposing import open_pull_requests
+
+        made, prs, closed = open_pull_requests(workspace, tip, proposal.proposals, settings)
+        return replace(result, commit=made, pull_requests=prs, closed=closed), None
+    if not _pushes(proposal, settings):
+        return result, None
+    commit = workspace.commit(
+        tip, proposal.files, message=proposal.message, identity=settings.identity
+    )
+    workspace.push(commit)
+    push = _push_event(workspace, tip, commit, proposal, settings)
+    announce = tuple(replace(message, commit=commit) for message in result.announce)
+    return _announced(replace(result, commit=commit, announce=announce), settings), push
 
 
 def _push_event(
