@@ -424,6 +424,20 @@ def test_a_remote_left_locked_is_named_and_not_retried_as_a_race(make_config_rep
     assert (code, result["outcome"]) == (0, "promoted")
 
 
+def test_a_push_that_fails_otherwise_on_the_remote_is_not_called_locked(make_config_repo, workdir):
+    """Only a ref's `.lock` file that exists is a locked remote; the remote failing to create
+    something else (a full disk, a hook's complaint) is said as git said it."""
+    remote = make_config_repo()
+    hook = remote / "hooks" / "pre-receive"
+    said = "error: unable to create directory objects/ab: File exists"
+    hook.write_text(f"#!/bin/sh\ncat >/dev/null\necho '{said}' >&2\nexit 1\n")
+    hook.chmod(0o755)
+    code, result, stderr = cli_promote(build(digest=digest_of("hooked")), remote, workdir)
+    assert (code, result) == (75, None)
+    assert "git push to" in stderr and "failed" in stderr and "locked" not in stderr, stderr
+    assert count_commits(remote) == 1
+
+
 def test_an_image_in_1600_manifests_is_one_commit_with_a_bounded_message(make_config_repo, workdir):
     pod = "apiVersion: v1\nkind: Pod\nspec:\n  containers:\n    - name: a{n}\n      image: {web}\n"
     # Distinct files: the first fetch then brings a pack (git unpacks fetches under 100 objects).
