@@ -85,13 +85,14 @@ def test_a_branch_set_back_meanwhile_stays_set_back(make_config_repo, tmp_path):
     last push would be a fast-forward there and bring the dropped commit back. The lease
     refuses it; the event lands on the branch as it now is."""
     remote = make_config_repo()
-    first = promoted(remote, tmp_path / "a", 1)
-    dropped = promoted(remote, tmp_path / "a", 2)
-    git("--git-dir", remote, "update-ref", "refs/heads/main", first.commit)  # set back
+    first = promoted(remote, tmp_path / "a", 1).commit
+    dropped = promoted(remote, tmp_path / "a", 2).commit
+    assert first is not None and dropped is not None
+    git("--git-dir", remote, "update-ref", "refs/heads/main", first)  # set back
     result = promoted(remote, tmp_path / "a", 3, image=WORKER)
     assert result.outcome == "promoted"
-    assert git("--git-dir", remote, "rev-parse", "main^") == first.commit
-    ancestor = git("--git-dir", remote, "branch", "--contains", dropped.commit)
+    assert git("--git-dir", remote, "rev-parse", "main^") == first
+    ancestor = git("--git-dir", remote, "branch", "--contains", dropped)
     assert ancestor == "", "the commit someone dropped came back"
     assert digest_of(2) not in show(remote, "clusters/prod/deployment.yaml")
 
