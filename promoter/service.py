@@ -178,24 +178,27 @@ def _attempt_locked(
             tip = workspace.fetch(moved=attempt > 1)
             return _write(workspace, tip, decide(workspace, tip), settings, attempt)
         # Our own last push is most often still the remote's tip: decide on it without asking
-        # the remote. A push's lease checks that tip; any other answer is given only once the
-        # remote confirmed it.
+        # the remote. A push's lease checks that tip; any other answer, an error included, is
+        # given only once the remote confirmed it.
         try:
             proposal = decide(workspace, at_hand)
-            if _pushes(proposal, settings):
-                return _write(workspace, at_hand, proposal, settings, attempt)
-        except RemoteLocked:
-            raise
-        except PushRejected:
-            tip = workspace.fetch(moved=True)  # someone pushed since our last push
+        except WorkspaceDamaged:
+            raise  # discarded already: cloned again by the caller
         except Exception:
             tip = workspace.fetch()
             if tip == at_hand:
                 raise  # decided on the remote's tip: the answer stands
-        else:
+            return _write(workspace, tip, decide(workspace, tip), settings, attempt)
+        if not _pushes(proposal, settings):
             tip = workspace.fetch()
-            if tip == at_hand:
-                return _write(workspace, tip, proposal, settings, attempt)
+            proposal = proposal if tip == at_hand else decide(workspace, tip)
+            return _write(workspace, tip, proposal, settings, attempt)
+        try:
+            return _write(workspace, at_hand, proposal, settings, attempt)
+        except RemoteLocked:
+            raise
+        except PushRejected:
+            tip = workspace.fetch(moved=True)  # someone pushed since our last push
         return _write(workspace, tip, decide(workspace, tip), settings, attempt)
 
 
