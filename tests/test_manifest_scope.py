@@ -131,3 +131,12 @@ def test_a_new_tag_on_the_last_line_without_a_line_ending_is_removed_with_its_li
 )
 def test_which_files_are_manifests(path: str, manifest: bool):
     assert is_manifest(path) is manifest
+
+
+@pytest.mark.parametrize("images", ["", "images: {}\n", "images: []\n"])
+def test_a_kustomization_without_an_images_list_has_no_site(images: str):
+    text = (
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
+        f"resources: [deploy.yaml]  # runs {WEB}:1\n{images}"
+    )
+    assert find_sites(text, [WEB], path="kustomization.yaml") == []
