@@ -96,3 +96,47 @@ def test_an_event_naming_only_later_environments_is_ignored_saying_why(make_conf
     assert result["outcome"] == "ignored"
     assert result["reason"].startswith("builds promote only into dev (apps/dev/**), not into ")
     assert result["reason"].endswith("(promoter promote-env feeds the later environments)")
+
+
+@pytest.mark.parametrize(
+    ("soak", "seconds"),
+    [("90s", 90), ("30m", 1800), ("2h", 7200), ("1d", 86400), ("1d2h3m4s", 93784)],
+)
+def test_soak_durations_count_every_unit(soak: str, seconds: int):
+    text = json.dumps({"environments": [env("dev"), env("prod", soak=soak, **{"from": "dev"})]})
+    assert Policy.from_yaml(text).environments[1].soak_seconds == seconds
+
+
+@pytest.mark.parametrize("soak", ["30mx", "x30m", "-1m", "0 30m", "1h 30m", "30", ""])
+def test_a_soak_with_anything_besides_units_is_refused(soak: str):
+    text = json.dumps({"environments": [env("dev"), env("prod", soak=soak, **{"from": "dev"})]})
+    with pytest.raises(ConfigError, match=r"environments\[1\]\.soak: expected a duration"):
+        Policy.from_yaml(text)
+
+
+@pytest.mark.parametrize(
+    ("argocd", "expected"),
+    [
+        ({"app": ""}, "environments[0].argocd.app: expected the Argo CD Application's name"),
+        ({"app": 5}, "environments[0].argocd.app: expected the Argo CD Application's name"),
+        ({"app": "a", "namespace": "Argo_CD"}, "environments[0].argocd.namespace: expected a"),
+        ({"app": "a", "namespace": 5}, "environments[0].argocd.namespace: expected a"),
+    ],
+)
+def test_an_argocd_app_needs_a_name_and_a_namespace_name(argocd: dict[str, object], expected: str):
+    with pytest.raises(ConfigError) as raised:
+        Policy.from_yaml(json.dumps({"environments": [env("dev", argocd=argocd)]}))
+    assert str(raised.value).startswith(f"promoter.yaml: {expected}"), str(raised.value)
+
+
+def test_an_environments_paths_are_checked_like_the_images_paths():
+    bad = {"name": "dev", "paths": ["./clusters/dev/**"]}
+    with pytest.raises(ConfigError, match=r"environments\[0\]\.paths"):
+        Policy.from_yaml(json.dumps({"environments": [bad]}))
+
+
+def test_an_environments_paths_match_nested_files_dot_folders_and_braces():
+    text = json.dumps({"environments": [{"name": "dev", "paths": ["c/{dev,qa}/**"]}]})
+    [dev] = Policy.from_yaml(text).environments
+    assert dev.covers("c/dev/a/b/deploy.yaml") and dev.covers("c/qa/.hidden/x.yaml")
+    assert not dev.covers("c/prod/x.yaml")
