@@ -405,3 +405,43 @@ def test_any_layout_reads_back_as_the_same_values_with_the_digest_set(text):
     assert new_data == old_data
     assert YAML(typ="safe", pure=False).load(new_text) == new_data  # libyaml reads it too
     assert pin(new_text) == new_text
+
+
+# Survivors of the helmvalues mutation run (docs/TESTING.md), each checked by applying it.
+
+
+@pytest.mark.parametrize("null", ["null", "~", "", "''"])
+def test_a_null_or_empty_digest_is_no_digest_in_the_audit_trail(null: str):
+    values = read(f"image:\n  repository: {CART}\n  digest: {null}\n")
+    _, [change] = values.pin({CART: ImageRef(CART, DIGEST)})
+    assert (change.old, change.new) == (CART, f"{CART}@{DIGEST}")
+
+
+def test_a_quoted_null_is_a_value_not_an_empty_digest():
+    [site] = read(f"image:\n  repository: {CART}\n  digest: 'null'\n").sites
+    assert site.digest == "null"
+
+
+def test_another_repository_that_sorts_first_is_no_site():
+    other = CART[:-1]  # .../apps/car, next to a comment naming the wanted one
+    text = f"image:\n  repository: {other}\n  digest: ''\n# {CART}\n"
+    assert read(text).sites == []
+
+
+def test_a_digest_over_two_lines_is_refused():
+    text = f'image:\n  repository: {CART}\n  digest: "sha256:\n    0"\n'
+    with pytest.raises(ManifestError, match=r"image\.digest must be on one line to be pinned"):
+        read(text).pin({CART: ImageRef(CART, DIGEST)})
+
+
+def test_each_change_names_its_own_image_after_one_already_pinned():
+    worker = "europe-west1-docker.pkg.dev/demo-shop/apps/cart-worker"
+    text = (
+        f"worker:\n  image:\n    repository: {worker}\n    digest: {digest_of('w')}\n"
+        f"image:\n  repository: {CART}\n  digest: {digest_of('old')}\n"
+    )
+    targets = {CART: (HelmTarget("*", IMAGE),), worker: (HelmTarget("*", "worker.image"),)}
+    images = {CART: ImageRef(CART, DIGEST), worker: ImageRef(worker, digest_of("w"))}
+    new_text, [change] = HelmValues.read(text, targets, path="v.yaml").pin(images)
+    assert new_text == text.replace(digest_of("old"), DIGEST)
+    assert (change.repository, change.new) == (CART, f"{CART}@{DIGEST}")
