@@ -15,6 +15,7 @@ from promoter.events import from_envelope
 from promoter.pullrequests import (
     INTERVENTIONS,
     MAX_BODY_LINES,
+    PullRequest,
     WriteMode,
     describe,
     head_branch,
@@ -194,3 +195,32 @@ def test_a_long_commit_is_cut_in_the_body() -> None:
     _, body = describe("main", commit_message(event, changes))
     assert body.count("\n    - f") < MAX_BODY_LINES
     assert "more lines" in body
+
+
+# Survivors of the pullrequests mutation run (docs/TESTING.md), each checked by applying it.
+
+
+def _body_lines(n: int) -> list[str]:
+    _, body = describe("main", "Hold web\n\n" + "\n".join(f"line {i}" for i in range(n)))
+    return body.splitlines()
+
+
+def test_a_body_of_the_most_lines_is_whole_and_one_more_is_cut_saying_how_many():
+    assert _body_lines(MAX_BODY_LINES) == [f"    line {i}" for i in range(MAX_BODY_LINES)]
+    cut = _body_lines(MAX_BODY_LINES + 1)
+    assert cut == [*(f"    line {i}" for i in range(MAX_BODY_LINES)), "    ... and 1 more lines"]
+    assert _body_lines(MAX_BODY_LINES + 450)[-1] == "    ... and 450 more lines"
+
+
+def test_a_title_is_cut_at_250_characters():
+    assert describe("main", "x" * 300 + "\n\nbody\n")[0] == "x" * 250
+    assert describe("main", "x" * 250 + "\n\nbody\n")[0] == "x" * 250
+
+
+def test_auto_merge_shows_in_the_json_only_when_asked_for():
+    assert PullRequest(7, "https://forge/pr/7").to_json() == {
+        "number": 7,
+        "url": "https://forge/pr/7",
+    }
+    merged = PullRequest(7, "https://forge/pr/7", auto_merge="merged").to_json()
+    assert merged == {"number": 7, "url": "https://forge/pr/7", "autoMerge": "merged"}
