@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from promoter.errors import ConfigError
-from promoter.holds import HOLDS_PATH, Hold, Holds
+from promoter.holds import HOLDS_PATH, ROLLED_BACK_PATH, Hold, Holds, RolledBack
 
 from .conftest import WEB, build, count_commits, digest_of, git, promote_cli, run_cli, show, tip
 from .test_function import post_binary
@@ -160,3 +160,58 @@ def test_holds_parse_cover_and_write_back_sorted():
     for bad in ("[]", '{"path": "**"}', '{"repository": "a", "path": "**", "x": "1"}', "{"):
         with pytest.raises(ConfigError, match=rf"^{HOLDS_PATH}: line 1: expected a record"):
             Holds.from_text(bad)
+
+
+# Survivors of the holds mutation run (docs/TESTING.md), each checked by applying it: every
+# operation on one image's holds leaves the other images' holds, before and after it in order.
+
+A, B, C = "r/a", "r/b", "r/c"
+D1, D2 = "sha256:" + "1" * 64, "sha256:" + "2" * 64
+
+
+def three() -> Holds:
+    return Holds(
+        tuple(sorted([Hold(A, "**"), Hold(B, "**"), Hold(B, "prod/**"), Hold(C, "**")])),
+        (RolledBack(A, D1), RolledBack(B, D1), RolledBack(C, D2)),
+    )
+
+
+def test_one_images_holds_are_only_its_own():
+    assert three().of(B) == (Hold(B, "**"), Hold(B, "prod/**"))
+
+
+def test_releasing_one_image_keeps_the_others_holds():
+    assert three().without_holds(B).holds == (Hold(A, "**"), Hold(C, "**"))
+    released = three().without_holds(B, "**").holds
+    assert released == (Hold(A, "**"), Hold(B, "prod/**"), Hold(C, "**"))
+    released = three().without_holds(B, "prod/**").holds
+    assert released == (Hold(A, "**"), Hold(B, "**"), Hold(C, "**"))
+
+
+def test_holding_or_replacing_one_images_holds_keeps_the_others():
+    held = three().with_hold(Hold(B, "**", "again")).holds
+    assert held == (Hold(A, "**"), Hold(B, "**", "again"), Hold(B, "prod/**"), Hold(C, "**"))
+    replaced = three().with_holds_of(B, [Hold(B, "dev/**")]).holds
+    assert replaced == (Hold(A, "**"), Hold(B, "dev/**"), Hold(C, "**"))
+
+
+def test_a_rolled_back_digest_is_found_for_its_own_image_only():
+    assert three().removed(B, D1) == RolledBack(B, D1)
+    assert three().removed(B, D2) is None and three().removed(A, D2) is None
+
+
+@pytest.mark.parametrize(
+    ("line", "why"),
+    [
+        (
+            '{"repository": "r/a", "digest": "sha256:1"}',
+            "expected a repository and a sha256 digest",
+        ),
+        (f'{{"repository": "", "digest": "{D1}"}}', "expected a repository and a sha256 digest"),
+        (f'{{"repository": "r/a", "digest": "{D1}", "colour": "red"}}', "unknown field 'colour'"),
+    ],
+)
+def test_a_bad_rolled_back_record_says_what_is_wrong(line: str, why: str):
+    with pytest.raises(ConfigError) as raised:
+        Holds.from_text(None, line + "\n")
+    assert str(raised.value) == f"{ROLLED_BACK_PATH}: line 1: expected a record ({why})"
