@@ -194,3 +194,61 @@ def test_a_revert_whose_promotion_is_outside_the_window_is_read_from_the_reverte
 @pytest.mark.parametrize("text", ["Promote\n\nBuild-Id: b1\n", "Notes\n\nSigned-off-by: x <x@y>\n"])
 def test_commits_that_deploy_nothing_are_not_listed(text):
     assert history([_commit("d" * 40, text)]) == []
+
+
+# Survivors of the history mutation run (docs/TESTING.md), each checked by applying it.
+
+D1, D2 = f"sha256:{'1' * 64}", f"sha256:{'2' * 64}"
+OTHER = "europe-west1-docker.pkg.dev/demo-shop/apps/aaa"  # sorts before WEB
+
+
+def test_a_rollback_commit_names_each_removed_image_with_its_own_build():
+    message = (
+        "Roll back\n\nRemoved-Image: "
+        f"{WEB}@{D1}\nRemoved-Image: {OTHER}@{D2}\nRemoved-Image: {WEB}\n"
+        "Removed-Build: b1\n"
+    )
+    deploys = deploys_of(_commit("e" * 40, message), {})
+    assert [(d.kind, d.image, d.digest, d.build_id) for d in deploys] == [
+        ("rollback", WEB, D1, "b1"),
+        ("rollback", OTHER, D2, None),
+        ("rollback", WEB, None, None),
+    ]
+    unknown = f"Roll back\n\nRemoved-Image: {WEB}@{D1}\nRemoved-Build: -\n"
+    [deploy] = deploys_of(_commit("e" * 40, unknown), {})
+    assert deploy.build_id is None
+
+
+def test_a_hold_or_release_commit_is_listed_as_one():
+    for kind in ("Hold", "Release"):
+        message = f"{kind} web\n\n{kind}: {WEB}\n{kind}-Path: prod/**\n"
+        [deploy] = deploys_of(_commit("f" * 40, message), {})
+        assert (deploy.kind, deploy.image, deploy.paths) == (kind.lower(), WEB, ("prod/**",))
+
+
+def test_a_promotion_names_its_first_build_and_leaves_the_ledger_out_of_its_paths():
+    message = f"Promote\n\nBuild-Id: b1\nBuild-Id: b2\nImage: {WEB}@{D1}\n"
+    paths = (".argocd/app.yaml", ".promoter/ledger.jsonl", "a.yaml")
+    [deploy] = deploys_of(Commit("a" * 40, 1, "a", message, paths), {})
+    assert (deploy.build_id, deploy.paths) == ("b1", (".argocd/app.yaml", "a.yaml"))
+
+
+def test_a_revert_lists_only_what_the_promotion_it_undid_deployed():
+    hold = _commit("a" * 40, f"Hold web\n\nHold: {WEB}\nHold-Path: **\n")
+    revert = _commit("c" * 40, f'Revert "Hold web"\n\nThis reverts commit {"a" * 40}.\n')
+    assert deploys_of(revert, {hold.id: hold}) == []
+
+
+def test_filters_and_the_limit_keep_exactly_what_they_name():
+    commits = [
+        _commit(c * 40, f"Promote\n\nBuild-Id: {c}\nImage: {image}@{D1}\n")
+        for c, image in (("a", WEB), ("b", OTHER), ("c", WEB), ("d", WEB))
+    ]
+    assert [d.build_id for d in history(commits, image=WEB)] == ["a", "c", "d"]
+    assert [d.build_id for d in history(commits, image=OTHER)] == ["b"]
+    assert [d.build_id for d in history(commits, image=WEB, limit=2)] == ["a", "c"]
+    assert [d.build_id for d in history(commits, limit=1)] == ["a"]
+
+
+def test_a_message_of_one_paragraph_has_no_trailers():
+    assert _commit("a" * 40, f"Build-Id: b1\nImage: {WEB}@{D1}\n").trailers == {}
