@@ -215,3 +215,24 @@ def test_a_bad_rolled_back_record_says_what_is_wrong(line: str, why: str):
     with pytest.raises(ConfigError) as raised:
         Holds.from_text(None, line + "\n")
     assert str(raised.value) == f"{ROLLED_BACK_PATH}: line 1: expected a record ({why})"
+
+
+def test_a_hold_covers_its_own_image_only():
+    holds = Holds((Hold(A, "**"),))
+    assert holds.holding(A, "x.yaml") == Hold(A, "**")
+    assert holds.holding(B, "x.yaml") is None and holds.holding("r/", "x.yaml") is None
+
+
+def test_a_hold_needs_a_repository_and_a_path():
+    for line in ('{"repository": "", "path": "**"}', '{"repository": "r/a", "path": ""}'):
+        with pytest.raises(ConfigError, match="repository and path must not be empty"):
+            Holds.from_text(line + "\n")
+
+
+def test_records_are_written_one_json_line_each_as_they_read():
+    holds = Holds((Hold(A, "**", "gel de code — ❄"),), (RolledBack(A, D1),))
+    assert holds.holds_text() == (
+        '{"repository":"r/a","path":"**","reason":"gel de code — ❄","since":""}\n'
+    )
+    assert holds.rolled_back_text().endswith('"since":""}\n')
+    assert Holds.from_text(holds.holds_text(), holds.rolled_back_text()) == holds
