@@ -7,6 +7,8 @@ read by git's own `cat-file`.
 
 from __future__ import annotations
 
+import hashlib
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Collection, Mapping
@@ -59,6 +61,15 @@ class _Listing:
 _LISTINGS: OrderedDict[tuple[str, str], _Listing] = OrderedDict()
 _LISTINGS_LOCK = threading.Lock()
 _KEEP_LISTINGS = 8
+
+# Objects read or written lately, by id, for every workspace of the process: an id names its
+# bytes, so a kept copy is never stale. The next event of a warm instance starts from the commit
+# it wrote itself, and then reads its trees and blobs without opening a file.
+_KEPT: OrderedDict[bytes, bytes] = OrderedDict()
+_KEPT_LOCK = threading.Lock()
+_KEEP_BYTES = 16 * 2**20
+_KEEP_LARGEST = 2**20  # larger objects (a rendered manifest) are read again when needed
+_kept_bytes = 0
 
 
 class Objects(GitDir):
@@ -176,13 +187,54 @@ class Objects(GitDir):
         return bytes.fromhex(tree.decode())
 
     def read_object(self, sha: bytes) -> bytes:
+        data = _kept(sha)
+        if data is not None:
+            return data
         try:
-            return bytes(self._loose.stream(sha).read())
+            data = bytes(self._loose.stream(sha).read())
         except Exception:  # packed, or unreadable here: git's own cat-file reads it (or says why)
-            return bytes(self._repo.odb.stream(sha).read())
+            data = bytes(self._repo.odb.stream(sha).read())
+        _keep_object(sha, data)
+        return data
 
     def _store(self, kind: bytes, data: bytes) -> bytes:
-        return bytes(self._loose.store(IStream(kind, len(data), BytesIO(data))).binsha)
+        """Store an object unless this workspace has it loose already (as git does); its id.
+
+        Files that are alike (one overlay per cluster) make the same blobs and trees: each is
+        written once.
+        """
+        digest = hashlib.sha1(b"%s %d\0" % (kind, len(data)))
+        digest.update(data)
+        sha = digest.digest()
+        hexsha = sha.hex()
+        if not os.path.exists(self.path / "objects" / hexsha[:2] / hexsha[2:]):
+            stored = bytes(self._loose.store(IStream(kind, len(data), BytesIO(data))).binsha)
+            assert stored == sha, (stored.hex(), hexsha)
+        _keep_object(sha, data)
+        return sha
+
+
+def _kept(sha: bytes) -> bytes | None:
+    with _KEPT_LOCK:
+        data = _KEPT.get(sha)
+        if data is not None:
+            _KEPT.move_to_end(sha)
+        return data
+
+
+def _keep_object(sha: bytes, data: bytes) -> None:
+    global _kept_bytes
+    if len(data) > _KEEP_LARGEST:
+        return
+    with _KEPT_LOCK:
+        if sha in _KEPT:
+            _KEPT.move_to_end(sha)
+            return
+        _KEPT[sha] = data
+        _kept_bytes += len(data)
+        while _kept_bytes > _KEEP_BYTES:
+            _, dropped = _KEPT.popitem(last=False)
+            _kept_bytes -= len(dropped)
 
 
 class ObjectDB(GitCmdObjectDB):

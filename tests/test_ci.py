@@ -66,3 +66,21 @@ def test_a_skipped_emulator_test_fails_where_gcloud_exists(tmp_path: Path):
     done = run_guard("skips_the_emulator.py", f"{fake.parent}:{os.environ['PATH']}")
     assert done.returncode == 1, done.stdout
     assert "skipped although gcloud exists" in done.stdout
+
+
+def test_every_pure_module_has_a_mutation_run_in_the_default_list():
+    """docs/TESTING.md's scores cover the pure core as it grows: a new module gets its config."""
+    from .test_layers import PURE
+
+    default = re.search(r"\|\| modules=\(([^)]*)\)", (ROOT / ".ci/mutate").read_text())
+    assert default is not None
+    listed = default.group(1).split()
+    configs = {path.stem for path in (ROOT / ".ci/mutation").glob("*.toml")} - {"common"}
+    pure = set(PURE) - {"errors"}  # exception classes only: nothing to mutate
+    assert pure <= configs, sorted(pure - configs)
+    whole = {name for name in configs if not name.endswith("-unit")}  # -unit: run by name
+    assert whole <= set(listed), sorted(whole - set(listed))
+    for module in configs:
+        config = (ROOT / ".ci/mutation" / f"{module}.toml").read_text()
+        target = re.search(r'module-path = "promoter/(\w+)\.py"', config)
+        assert target is not None and target.group(1) == module.removesuffix("-unit"), module

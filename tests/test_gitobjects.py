@@ -163,3 +163,63 @@ def test_the_listings_kept_across_events_stay_bounded(tmp_path):
             tip = workspace.commit(tip, {"a.yaml": b"%d\n" % n}, message="m", identity=Identity())
             assert len(gitobjects._LISTINGS) <= gitobjects._KEEP_LISTINGS
         assert (str(workspace.path), tip) in gitobjects._LISTINGS  # the newest is kept
+
+
+def _loose_objects(workspace: Path) -> set[str]:
+    root = workspace / "objects"
+    return {f"{d.name}{f.name}" for d in root.iterdir() if len(d.name) == 2 for f in d.iterdir()}
+
+
+def test_files_alike_make_one_blob_and_the_commit_is_whole(tmp_path):
+    """One overlay per cluster makes the same blob and trees, stored once each, as git does."""
+    settings = _settings(_remote(tmp_path), tmp_path / "work")
+    same = b"kind: Deployment\n"
+    files = {f"clusters/{c}/prod/web.yaml": same for c in ("a", "b", "c")}
+    with Workspace.open(settings.workdir, settings.remote) as workspace:
+        tip = workspace.fetch()
+        before = _loose_objects(workspace.path)
+        commit = workspace.commit(tip, files, message="m", identity=Identity())
+        made = _loose_objects(workspace.path) - before
+        git("--git-dir", workspace.path, "fsck", "--strict", "--no-dangling", commit)
+        blob = git("--git-dir", workspace.path, "rev-parse", f"{commit}:clusters/a/prod/web.yaml")
+        tree = git("--git-dir", workspace.path, "rev-parse", f"{commit}:clusters/a")
+        for c in ("b", "c"):
+            assert git("--git-dir", workspace.path, "rev-parse", f"{commit}:clusters/{c}") == tree
+    # the commit, the root tree, clusters/, one cluster's tree and its prod/, one blob
+    assert made == {commit, blob, tree} | {
+        git("--git-dir", workspace.path, "rev-parse", f"{commit}:{p}")
+        for p in ("", "clusters", "clusters/a/prod")
+    }
+    assert len(made) == 6
+
+
+def test_an_object_the_workspace_lost_is_written_again(tmp_path):
+    """What the process keeps in hand is not what the workspace has: its own files decide."""
+    settings = _settings(_remote(tmp_path), tmp_path / "work")
+    with Workspace.open(settings.workdir, settings.remote) as workspace:
+        tip = workspace.fetch()
+        first = workspace.commit(tip, {"x.yaml": b"lost\n"}, message="m", identity=Identity())
+        blob = git("--git-dir", workspace.path, "rev-parse", f"{first}:x.yaml")
+        (workspace.path / "objects" / blob[:2] / blob[2:]).unlink()
+        again = workspace.commit(tip, {"x.yaml": b"lost\n"}, message="n", identity=Identity())
+        assert git("--git-dir", workspace.path, "cat-file", "blob", f"{again}:x.yaml") == "lost"
+        git("--git-dir", workspace.path, "fsck", "--strict", "--no-dangling", again)
+
+
+def test_objects_kept_in_hand_stay_bounded(tmp_path):
+    from promoter import gitobjects
+
+    settings = _settings(_remote(tmp_path), tmp_path / "work")
+    big = b"x" * (gitobjects._KEEP_LARGEST + 1)
+    with Workspace.open(settings.workdir, settings.remote) as workspace:
+        tip = workspace.fetch()
+        commit = workspace.commit(tip, {"big.yaml": big}, message="m", identity=Identity())
+        blob = bytes.fromhex(git("--git-dir", workspace.path, "rev-parse", f"{commit}:big.yaml"))
+        assert blob not in gitobjects._KEPT  # read again when needed
+        (read,) = workspace.blobs(commit, ["big.yaml"])
+        assert workspace.read(read) == big
+        for n in range(40):
+            chunk = b"%d" % n + b"y" * (gitobjects._KEEP_BYTES // 20)
+            workspace.commit(tip, {"a.yaml": chunk}, message="m", identity=Identity())
+            kept = sum(len(data) for data in gitobjects._KEPT.values())
+            assert kept == gitobjects._kept_bytes <= gitobjects._KEEP_BYTES
