@@ -8,7 +8,7 @@ import pytest
 from promoter.carry import Source, carry, gates, sources
 from promoter.environments import Environment
 from promoter.events import BuildTime
-from promoter.holds import Holds
+from promoter.holds import Hold, Holds
 from promoter.ledger import PATH as LEDGER_PATH
 from promoter.ledger import Ledger, Record
 
@@ -53,6 +53,7 @@ def test_at_the_same_time_the_build_id_decides_and_other_environments_are_not_so
         record("clusters/dev/a.yaml", "b2", same, 2),
         record("clusters/dev/b.yaml", "b1", same, 1),
         record("clusters/prod/a.yaml", "b9", "2026-03-02T11:00:00Z", 9),
+        record("apps/a.yaml", "b8", "2026-03-02T11:00:00Z", 8),  # sorts first, in no environment
     ]
     found = sources(Ledger({r.target: r for r in records}), DEV)
     assert found == {WEB: records[0]}
@@ -118,3 +119,21 @@ def test_a_soaked_source_passes_and_an_unknown_commit_does_not():
     assert done == []
     unknown = gates(PROD, {WEB: source(src, None)}, holds=Holds(), target_paths=[], now=0)
     assert [(g.name, g.why) for g in unknown] == [("soak", "its promotion commit was not found")]
+
+
+def test_a_held_image_names_the_first_held_file_with_its_own_reason():
+    src = record("clusters/dev/web.yaml", "b1", "2026-03-02T09:00:00Z")
+    holds = Holds(
+        (
+            Hold(WEB, "clusters/prod/a.yaml", "incident 42"),
+            Hold(WEB, "clusters/prod/b.yaml"),
+        )
+    )
+    paths = ["clusters/prod/a.yaml", "clusters/prod/b.yaml"]
+    target = Environment("prod", ("clusters/prod/**",), source="dev")
+    closed = gates(target, {WEB: source(src)}, holds=holds, target_paths=paths, now=2_000)
+    assert [(g.name, g.why) for g in closed] == [
+        ("held", "held in clusters/prod/a.yaml (incident 42)")
+    ]
+    closed = gates(target, {WEB: source(src)}, holds=holds, target_paths=paths[::-1], now=2_000)
+    assert [(g.name, g.why) for g in closed] == [("held", "held in clusters/prod/b.yaml")]
