@@ -119,6 +119,8 @@ def test_a_soaked_source_passes_and_an_unknown_commit_does_not():
     assert done == []
     unknown = gates(PROD, {WEB: source(src, None)}, holds=Holds(), target_paths=[], now=0)
     assert [(g.name, g.why) for g in unknown] == [("soak", "its promotion commit was not found")]
+    no_soak = Environment("prod", ("clusters/prod/**",), source="dev")
+    assert gates(no_soak, {WEB: source(src, None)}, holds=Holds(), target_paths=[], now=0) == []
 
 
 def test_a_held_image_names_the_first_held_file_with_its_own_reason():
