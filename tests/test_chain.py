@@ -63,10 +63,15 @@ def started_chain(
 def test_a_promoted_message_round_trips_and_bad_ones_name_the_field():
     message = Promoted("dev", WEB, digest_of(1), "b1", "c" * 40)
     assert Promoted.from_data(message.data()) == message
+    no_environment = Promoted(None, WEB, digest_of(1), "b1", "c" * 40)
+    assert Promoted.from_data(no_environment.data()) == no_environment
     assert message.attributes() == {"kind": "promoted", "environment": "dev", "image": WEB}
     for data, field in [
         (b"nope", "expected JSON"),
         (b'{"kind": "other"}', "expected an object with kind 'promoted'"),
+        (b'{"kind": "released"}', "expected an object with kind 'promoted'"),  # sorts after
+        (b'{"image": "x"}', "expected an object with kind 'promoted'"),
+        (json.dumps({**json.loads(message.data()), "environment": 5}).encode(), "environment"),
         (json.dumps({**json.loads(message.data()), "digest": "sha256:x"}).encode(), "digest"),
         (json.dumps({**json.loads(message.data()), "commit": 3}).encode(), "commit"),
     ]:
@@ -78,6 +83,7 @@ def test_one_message_per_environment_and_image_of_a_commit():
     envs = [Environment("dev", ("dev/**",)), Environment("prod", ("prod/**",), source="dev")]
     new = f"{WEB}@{digest_of(1)}"
     changes = [
+        FileChange("a-elsewhere/c.yaml", WEB, WEB, new),  # outside every environment, first
         FileChange("dev/a.yaml", WEB, WEB, new),
         FileChange("dev/b.yaml", WEB, WEB, new),
         FileChange("elsewhere/c.yaml", WEB, WEB, new),
@@ -85,7 +91,7 @@ def test_one_message_per_environment_and_image_of_a_commit():
     assert promoted(changes, environments=envs, build_id="b1", commit="c") == [
         Promoted("dev", WEB, digest_of(1), "b1", "c")
     ]
-    assert promoted(changes[:1], environments=[], build_id="b1", commit="c") == [
+    assert promoted(changes[1:2], environments=[], build_id="b1", commit="c") == [
         Promoted(None, WEB, digest_of(1), "b1", "c")
     ]
 
