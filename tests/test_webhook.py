@@ -270,6 +270,8 @@ def test_argocd_matches_the_repository_in_every_spelling_of_its_url(url, html, s
     repository = Repository.from_url(url)
     assert repository.html_url == html
     assert repository.clone_url == f"{html}.git"
+    assert repository.full_name == "shop/config"
+    assert repository.to_json("main")["name"] == "config"
     assert ssh is None or repository.ssh_url == ssh
     assert "t0k" not in repr(repository)
     assert argo_matches(repository.html_url, url.replace("x-access-token:t0k@", ""))
@@ -284,11 +286,27 @@ def test_argocd_matches_the_repository_in_every_spelling_of_its_url(url, html, s
     assert not argo_matches(repository.html_url, f"https://{host}/other/config.git")
 
 
-@pytest.mark.parametrize("url", ["/srv/git/config.git", "file:///srv/git/config.git"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "git://git.example.com:9418/shop/config.git",  # git's own port is no web port
+        "codecommit://git.example.com/shop/config",  # a scheme sorting before `file`: a remote
+    ],
+)
+def test_other_schemes_name_the_repository_on_its_https_host(url):
+    repository = Repository.from_url(url)
+    assert repository.html_url == "https://git.example.com/shop/config"
+    assert repository.full_name == "shop/config"
+
+
+@pytest.mark.parametrize(
+    "url", ["/srv/git/config.git", "file:///srv/git/config.git", "config.git", "config"]
+)
 def test_a_local_repository_is_named_as_the_promoter_knows_it(url):
     repository = Repository.from_url(url)
     assert repository.clone_url == url
     assert repository.html_url == url.removesuffix(".git")
+    assert repository.full_name == repository.to_json("main")["name"] == "config"
 
 
 def test_the_event_is_what_argo_cds_parser_takes():
@@ -302,6 +320,10 @@ def test_the_event_is_what_argo_cds_parser_takes():
         modified=("clusters/dev/kustomization.yaml",),
     )
     body = push.body()
+    sent = json.loads(body)
+    # a branch that existed and still does, moved forward: GitHub's words for our push
+    assert (sent["created"], sent["deleted"], sent["forced"]) == (False, False, False)
+    assert sent["repository"]["name"] == "config"
     seen = {k.lower(): v for k, v in headers(body, SECRET).items()}
     status, _, event = argo_answer(SECRET, body, seen)
     assert status == 200 and event is not None
