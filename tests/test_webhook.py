@@ -324,6 +324,7 @@ def test_the_event_is_what_argo_cds_parser_takes():
     # a branch that existed and still does, moved forward: GitHub's words for our push
     assert (sent["created"], sent["deleted"], sent["forced"]) == (False, False, False)
     assert sent["repository"]["name"] == "config"
+    assert sent["commits"][0]["distinct"] is True and sent["head_commit"] == sent["commits"][0]
     seen = {k.lower(): v for k, v in headers(body, SECRET).items()}
     status, _, event = argo_answer(SECRET, body, seen)
     assert status == 200 and event is not None
