@@ -8,9 +8,6 @@ read by git's own `cat-file`.
 from __future__ import annotations
 
 import hashlib
-import os
-import threading
-from collections import OrderedDict
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from io import BytesIO
@@ -24,6 +21,7 @@ from gitdb import IStream, LooseObjectDB  # type: ignore[import-untyped]
 from promoter import signing
 from promoter.gitdir import OBJECT_ID, REGULAR_MODES, SYMLINK_MODE, GitDir
 from promoter.gittree import rewrite_tree
+from promoter.kept import Kept
 from promoter.remote import Remote
 
 
@@ -58,18 +56,13 @@ class _Listing:
 # names its tree, so a listing is never stale. A commit written here gets its listing from its
 # parent's and the files written: the next event most often starts from our own last push, and
 # then runs no `ls-tree` at all.
-_LISTINGS: OrderedDict[tuple[str, str], _Listing] = OrderedDict()
-_LISTINGS_LOCK = threading.Lock()
-_KEEP_LISTINGS = 8
+_LISTINGS: Kept[tuple[str, str], _Listing] = Kept(8)
 
 # Objects read or written lately, by id, for every workspace of the process: an id names its
 # bytes, so a kept copy is never stale. The next event of a warm instance starts from the commit
 # it wrote itself, and then reads its trees and blobs without opening a file.
-_KEPT: OrderedDict[bytes, bytes] = OrderedDict()
-_KEPT_LOCK = threading.Lock()
-_KEEP_BYTES = 16 * 2**20
+_OBJECTS: Kept[bytes, bytes] = Kept(16 * 2**20, size=len)
 _KEEP_LARGEST = 2**20  # larger objects (a rendered manifest) are read again when needed
-_kept_bytes = 0
 
 
 class Objects(GitDir):
@@ -88,18 +81,11 @@ class Objects(GitDir):
         return [blob for path in paths if (blob := listing.blobs[path]) is not None]
 
     def _listing(self, commit: str) -> _Listing:
-        with _LISTINGS_LOCK:
-            listing = _LISTINGS.get((str(self.path), commit))
+        listing = _LISTINGS.get((str(self.path), commit))
         return listing if listing is not None else self._keep(commit, _Listing())
 
     def _keep(self, commit: str, listing: _Listing) -> _Listing:
-        key = (str(self.path), commit)
-        with _LISTINGS_LOCK:
-            _LISTINGS[key] = listing
-            _LISTINGS.move_to_end(key)
-            while len(_LISTINGS) > _KEEP_LISTINGS:
-                _LISTINGS.popitem(last=False)
-        return listing
+        return _LISTINGS.put((str(self.path), commit), listing)
 
     def _list(self, tip: str, listing: _Listing, paths: list[str]) -> None:
         # One ls-tree serves planning and the commit's file modes. Kept only once git answered.
@@ -187,7 +173,7 @@ class Objects(GitDir):
         return bytes.fromhex(tree.decode())
 
     def read_object(self, sha: bytes) -> bytes:
-        data = _kept(sha)
+        data = _OBJECTS.get(sha)
         if data is not None:
             return data
         try:
@@ -206,35 +192,16 @@ class Objects(GitDir):
         digest = hashlib.sha1(b"%s %d\0" % (kind, len(data)))
         digest.update(data)
         sha = digest.digest()
-        hexsha = sha.hex()
-        if not os.path.exists(self.path / "objects" / hexsha[:2] / hexsha[2:]):
+        if not self._loose.has_object(sha):
             stored = bytes(self._loose.store(IStream(kind, len(data), BytesIO(data))).binsha)
-            assert stored == sha, (stored.hex(), hexsha)
+            assert stored == sha, (stored.hex(), sha.hex())
         _keep_object(sha, data)
         return sha
 
 
-def _kept(sha: bytes) -> bytes | None:
-    with _KEPT_LOCK:
-        data = _KEPT.get(sha)
-        if data is not None:
-            _KEPT.move_to_end(sha)
-        return data
-
-
 def _keep_object(sha: bytes, data: bytes) -> None:
-    global _kept_bytes
-    if len(data) > _KEEP_LARGEST:
-        return
-    with _KEPT_LOCK:
-        if sha in _KEPT:
-            _KEPT.move_to_end(sha)
-            return
-        _KEPT[sha] = data
-        _kept_bytes += len(data)
-        while _kept_bytes > _KEEP_BYTES:
-            _, dropped = _KEPT.popitem(last=False)
-            _kept_bytes -= len(dropped)
+    if len(data) <= _KEEP_LARGEST:
+        _OBJECTS.put(sha, data)
 
 
 class ObjectDB(GitCmdObjectDB):

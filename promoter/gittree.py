@@ -6,11 +6,10 @@ promotion; rewriting only the trees on the changed paths costs a few object read
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Mapping
 
 from promoter.errors import ConfigError
+from promoter.kept import Kept
 
 TREE_MODE = b"40000"
 ReadObject = Callable[[bytes], bytes]
@@ -53,29 +52,23 @@ def rewrite_tree(
 # The trees this process wrote last, by id. The next promotion most often starts from them, and
 # parsing a folder of thousands of entries again costs milliseconds. An id names its content, so
 # a remembered tree is never stale; only large trees are kept, and only a few.
-_WRITTEN: OrderedDict[bytes, Entries] = OrderedDict()
-_WRITTEN_LOCK = threading.Lock()
-_KEEP, _LARGE = 16, 256
+_WRITTEN: Kept[bytes, Entries] = Kept(16)
+_LARGE = 256
 
 
 def _entries(tree: bytes | None, read: ReadObject) -> tuple[Entries, bool]:
     """The tree's entries, and whether they are known to be in git's order already."""
     if tree is None:
         return {}, False
-    with _WRITTEN_LOCK:
-        known = _WRITTEN.get(tree)
+    known = _WRITTEN.get(tree)
     if known is not None:
         return dict(known), True
     return parse_tree(read(tree)), False
 
 
 def _remember(tree: bytes, entries: Entries) -> None:
-    if len(entries) < _LARGE:
-        return
-    with _WRITTEN_LOCK:
-        _WRITTEN[tree] = entries
-        while len(_WRITTEN) > _KEEP:
-            _WRITTEN.popitem(last=False)
+    if len(entries) >= _LARGE:
+        _WRITTEN.put(tree, entries)
 
 
 def _same_place(old: tuple[bytes, bytes] | None, mode: bytes) -> bool:

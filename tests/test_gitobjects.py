@@ -159,9 +159,9 @@ def test_the_listings_kept_across_events_stay_bounded(tmp_path):
     settings = _settings(_remote(tmp_path), tmp_path / "work")
     with Workspace.open(settings.workdir, settings.remote) as workspace:
         tip = workspace.fetch()
-        for n in range(gitobjects._KEEP_LISTINGS + 3):
+        for n in range(gitobjects._LISTINGS.limit + 3):
             tip = workspace.commit(tip, {"a.yaml": b"%d\n" % n}, message="m", identity=Identity())
-            assert len(gitobjects._LISTINGS) <= gitobjects._KEEP_LISTINGS
+            assert len(gitobjects._LISTINGS) <= gitobjects._LISTINGS.limit
         assert (str(workspace.path), tip) in gitobjects._LISTINGS  # the newest is kept
 
 
@@ -171,7 +171,7 @@ def _loose_objects(workspace: Path) -> set[str]:
 
 
 def test_files_alike_make_one_blob_and_the_commit_is_whole(tmp_path):
-    """One overlay per cluster makes the same blob and trees, stored once each, as git does."""
+    """One overlay per cluster makes the same blob and trees: each stored, the commit whole."""
     settings = _settings(_remote(tmp_path), tmp_path / "work")
     same = b"kind: Deployment\n"
     files = {f"clusters/{c}/prod/web.yaml": same for c in ("a", "b", "c")}
@@ -215,11 +215,10 @@ def test_objects_kept_in_hand_stay_bounded(tmp_path):
         tip = workspace.fetch()
         commit = workspace.commit(tip, {"big.yaml": big}, message="m", identity=Identity())
         blob = bytes.fromhex(git("--git-dir", workspace.path, "rev-parse", f"{commit}:big.yaml"))
-        assert blob not in gitobjects._KEPT  # read again when needed
+        assert blob not in gitobjects._OBJECTS  # read again when needed
         (read,) = workspace.blobs(commit, ["big.yaml"])
         assert workspace.read(read) == big
         for n in range(40):
-            chunk = b"%d" % n + b"y" * (gitobjects._KEEP_BYTES // 20)
+            chunk = b"%d" % n + b"y" * (gitobjects._OBJECTS.limit // 20)
             workspace.commit(tip, {"a.yaml": chunk}, message="m", identity=Identity())
-            kept = sum(len(data) for data in gitobjects._KEPT.values())
-            assert kept == gitobjects._kept_bytes <= gitobjects._KEEP_BYTES
+            assert gitobjects._OBJECTS.total <= gitobjects._OBJECTS.limit
