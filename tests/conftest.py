@@ -63,6 +63,14 @@ def git(*args: str | Path, cwd: Path | None = None) -> str:
     return done.stdout.strip()
 
 
+def deployment(image: str, name: str = "web") -> str:
+    """A Deployment with one container running `image`."""
+    return (
+        "apiVersion: apps/v1\nkind: Deployment\nspec:\n  template:\n    spec:\n"
+        f"      containers:\n        - name: {name}\n          image: {image}\n"
+    )
+
+
 def digest_of(seed: object) -> str:
     """A real-looking, distinct sha256 digest for `seed`."""
     return "sha256:" + hashlib.sha256(str(seed).encode()).hexdigest()

@@ -12,21 +12,11 @@ from promoter.holds import Hold, Holds
 from promoter.ledger import PATH as LEDGER_PATH
 from promoter.ledger import Ledger, Record
 
-from .conftest import digest_of
+from .conftest import deployment, digest_of
 
 WEB = "europe-west1-docker.pkg.dev/demo-shop/apps/web"
 DEV = Environment("dev", ("clusters/dev/**",))
 PROD = Environment("prod", ("clusters/prod/**",), source="dev", soak_seconds=3600)
-DEPLOYMENT = """\
-apiVersion: apps/v1
-kind: Deployment
-spec:
-  template:
-    spec:
-      containers:
-        - name: web
-          image: {image}
-"""
 
 
 def record(path: str, build: str, time: str, n: int = 1, repository: str = WEB) -> Record:
@@ -72,7 +62,7 @@ def test_never_an_older_build_over_a_newer_one(target_time, target_build, carrie
     path = "clusters/prod/web.yaml"
     src = record("clusters/dev/web.yaml", "b1", "2026-03-02T09:00:00Z", 1)
     current = record(path, target_build, target_time, 7)
-    text = DEPLOYMENT.format(image=f"{WEB}@{digest_of(7)}")
+    text = deployment(f"{WEB}@{digest_of(7)}")
     result = carry({WEB: source(src)}, files={path: text}, ledger=Ledger({current.target: current}))
     assert bool(result.changes) is carried
     if carried:
@@ -84,7 +74,7 @@ def test_an_unreadable_file_is_skipped_and_the_files_after_it_are_carried():
     src = record("clusters/dev/web.yaml", "b1", "2026-03-02T09:00:00Z", 1)
     files = {
         "clusters/prod/a.yaml": "image: [unclosed\n",
-        "clusters/prod/b.yaml": DEPLOYMENT.format(image=f"{WEB}:old"),
+        "clusters/prod/b.yaml": deployment(f"{WEB}:old"),
     }
     result = carry({WEB: source(src)}, files=files, ledger=Ledger({}))
     assert [c.path for c in result.changes] == ["clusters/prod/b.yaml"]

@@ -22,7 +22,7 @@ from promoter.ledger import Ledger
 from promoter.plan import Plan, plan
 from promoter.policy import HelmTarget, Policy
 
-from .conftest import build, count_commits, digest_of, git, promote_cli, show
+from .conftest import build, count_commits, deployment, digest_of, git, promote_cli, show
 
 DATA = Path(__file__).parent / "data" / "helm"
 CART = "europe-west1-docker.pkg.dev/demo-shop/apps/cart"
@@ -220,16 +220,7 @@ image:
   repository: {CART}
   digest: "{digest_of("old")}"
 """
-DEPLOYMENT = f"""\
-apiVersion: apps/v1
-kind: Deployment
-spec:
-  template:
-    spec:
-      containers:
-        - name: cart
-          image: {CART}:1.4.0
-"""
+DEPLOYMENT = deployment(f"{CART}:1.4.0", name="cart")
 FILES = {
     "charts/cart/values.yaml": VALUES,
     "charts/cart/values-prod.yaml": PROD,
